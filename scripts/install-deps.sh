@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs every Debian package textgen needs to build, test and run.
+# This is the only list of packages: the README, .ci/run and the Dockerfile all call it.
+# Idempotent: when every package is already installed it changes nothing and needs no network.
+set -euo pipefail
+
+# Packages needed to build and run the server and its tests.
+build_packages=(
+  build-essential
+  cmake
+  ninja-build
+  pkg-config
+  libgrpc++-dev
+  protobuf-compiler
+  protobuf-compiler-grpc
+  libprotobuf-dev
+  libabsl-dev
+  libdnnl-dev
+  ocl-icd-opencl-dev
+  prometheus-cpp-dev
+  libgtest-dev
+  libgmock-dev
+  libbenchmark-dev
+  python3
+  python3-numpy
+  nlohmann-json3-dev
+)
+
+# Packages only the runtime image needs (shared libraries of the server).
+runtime_packages=(
+  libgrpc++1.51
+  libprotobuf32
+  libdnnl2
+  libabsl20220623
+  libprometheus-cpp-pull1.0
+  libprometheus-cpp-core1.0
+)
+
+case "${1:-build}" in
+  build) packages=("${build_packages[@]}") ;;
+  runtime) packages=("${runtime_packages[@]}") ;;
+  *) echo "usage: $0 [build|runtime]" >&2; exit 2 ;;
+esac
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$package")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd=(sudo)
+fi
+
+echo "install-deps: installing ${missing[*]}"
+"${sudo_cmd[@]}" apt-get update
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"

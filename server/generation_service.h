@@ -1,0 +1,63 @@
+#ifndef TEXTGEN_SERVER_GENERATION_SERVICE_H_
+#define TEXTGEN_SERVER_GENERATION_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "engine/generate/generator.h"
+#include "engine/model/model_loader.h"
+#include "server/request_validation.h"
+#include "textgen/v1/textgen.grpc.pb.h"
+
+namespace textgen {
+
+struct ServiceOptions {
+  int32_t default_max_new_tokens = 256;
+};
+
+// The TextGeneration service. Requests run one after another on the one
+// model: a call waits for the engine while another call generates.
+class GenerationService final : public v1::TextGeneration::Service {
+ public:
+  // `model` must outlive the service.
+  GenerationService(LoadedModel& model, const ServiceOptions& options);
+
+  grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
+                        grpc::ServerWriter<v1::GenerateResponse>* writer) override;
+
+  grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
+                            v1::ModelInfo* response) override;
+
+  // The number of calls that ended because the client cancelled or its
+  // deadline passed.
+  int64_t cancelled_requests() const { return cancelled_requests_.load(); }
+
+ private:
+  // Waits for the engine; returns false when the call ends first.
+  bool AcquireEngine(grpc::ServerContext* context, std::unique_lock<std::timed_mutex>& lock);
+
+  LoadedModel& model_;
+  ValidationContext validation_;
+  std::timed_mutex engine_mutex_;
+  Generator generator_;  // guarded by engine_mutex_
+  std::atomic<int64_t> cancelled_requests_{0};
+};
+
+// A running gRPC server and the port it listens on.
+struct RunningServer {
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+};
+
+// Starts a gRPC server with `service` on `address` (HOST:PORT; port 0 picks a
+// free one).
+absl::StatusOr<RunningServer> StartGrpcServer(grpc::Service* service, const std::string& address);
+
+}  // namespace textgen
+
+#endif  // TEXTGEN_SERVER_GENERATION_SERVICE_H_

@@ -1,0 +1,151 @@
+// textgen-server: serves a text-generation model over gRPC.
+
+#include <signal.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/command_line.h"
+#include "engine/compute/dnnl_matmul.h"
+#include "engine/model/model_loader.h"
+#include "engine/util/logging.h"
+#include "server/generation_service.h"
+
+ABSL_FLAG(std::string, model, "", "Model file: a llama2.c legacy checkpoint (.bin).");
+ABSL_FLAG(std::string, tokenizer, "",
+          "llama2.c tokenizer file (tokenizer.bin); required with a llama2.c checkpoint.");
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
+          "Address of the gRPC server, HOST:PORT; port 0 picks a free port and logs it.");
+ABSL_FLAG(int, threads, 0, "Compute threads for the engine; 0 uses every core.");
+ABSL_FLAG(int, max_new_tokens_default, 256,
+          "Tokens to generate for a request that sets stopping.max_new_tokens to 0.");
+ABSL_FLAG(std::string, weight_type, "f32", "Type weights are kept in for matmuls: f32 or bf16.");
+
+namespace textgen {
+namespace {
+
+absl::Status ValidateFlags() {
+  if (absl::GetFlag(FLAGS_model).empty()) {
+    return absl::InvalidArgumentError("--model is required: pass a llama2.c checkpoint");
+  }
+  if (absl::GetFlag(FLAGS_threads) < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--threads is %d, expected 0 (all cores) or more",
+                        absl::GetFlag(FLAGS_threads)));
+  }
+  if (absl::GetFlag(FLAGS_max_new_tokens_default) <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--max-new-tokens-default is %d, expected 1 or more",
+                        absl::GetFlag(FLAGS_max_new_tokens_default)));
+  }
+  return absl::OkStatus();
+}
+
+void LogStartupSummary(const LoadedModel& loaded) {
+  const ModelDescription& d = loaded.model->description();
+  LogInfo(absl::StrFormat(
+      "model loaded: name=%s architecture=%s parameters=%d weight_type=%s context_length=%d "
+      "vocab_size=%d threads=%d isa=%s",
+      d.name, d.architecture, d.parameter_count, WeightTypeName(d.weight_type), d.context_length,
+      d.vocab_size, ComputeThreads(), DnnlMatmul::CpuIsaName()));
+}
+
+// Runs one token through the model so that oneDNN builds its primitives
+// before the first request.
+void WarmUp(LoadedModel& loaded) {
+  std::unique_ptr<KvCache> cache = loaded.model->NewKvCache(1);
+  std::vector<float> logits(loaded.model->description().vocab_size);
+  const int32_t token[1] = {loaded.tokenizer->bos_id()};
+  loaded.model->Forward({SequenceStep{token, 0, cache.get(), logits.data()}});
+}
+
+// Blocks until SIGINT or SIGTERM arrives. The signals are blocked in every
+// thread, so sigwait is the only place they are delivered.
+int WaitForShutdownSignal(const sigset_t& signals) {
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  return signal_number;
+}
+
+int Run() {
+  absl::Status status = ValidateFlags();
+  if (!status.ok()) {
+    LogError(status.message());
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_threads) > 0) SetComputeThreads(absl::GetFlag(FLAGS_threads));
+
+  ModelFiles files;
+  files.model_path = absl::GetFlag(FLAGS_model);
+  files.tokenizer_path = absl::GetFlag(FLAGS_tokenizer);
+  absl::StatusOr<WeightType> weight_type = ParseWeightType(absl::GetFlag(FLAGS_weight_type));
+  if (!weight_type.ok()) {
+    LogError(absl::StrCat("--weight-type: ", weight_type.status().message()));
+    return 2;
+  }
+  files.weight_type = *weight_type;
+
+  absl::Time load_start = absl::Now();
+  absl::StatusOr<LoadedModel> loaded = LoadModel(files);
+  if (!loaded.ok()) {
+    LogError(absl::StrCat("cannot load the model: ", loaded.status().message()));
+    return 1;
+  }
+  WarmUp(*loaded);
+  LogStartupSummary(*loaded);
+  LogInfo(absl::StrFormat("model ready in %.2f s",
+                          absl::ToDoubleSeconds(absl::Now() - load_start)));
+
+  ServiceOptions options;
+  options.default_max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens_default);
+  GenerationService service(*loaded, options);
+  absl::StatusOr<RunningServer> running = StartGrpcServer(&service, absl::GetFlag(FLAGS_listen));
+  if (!running.ok()) {
+    LogError(running.status().message());
+    return 1;
+  }
+  LogInfo(absl::StrFormat("listening on %s (port %d)", absl::GetFlag(FLAGS_listen),
+                          running->port));
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  int signal_number = WaitForShutdownSignal(signals);
+  LogInfo(absl::StrFormat("received %s, shutting down", strsignal(signal_number)));
+  // Running streams get a few seconds to finish; then they are cancelled.
+  running->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace textgen
+
+int main(int argc, char** argv) {
+  // Block the shutdown signals before gRPC starts its threads, so they all
+  // inherit the mask and only sigwait sees the signals.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::SetProgramUsageMessage(
+      "Serves a text-generation model over gRPC.\n"
+      "Usage: textgen-server --model PATH [--tokenizer PATH] [--listen HOST:PORT]");
+  std::vector<std::string> arguments = textgen::NormalizeFlagNames(argc, argv);
+  std::vector<char*> pointers = textgen::ArgvPointers(arguments);
+  absl::ParseCommandLine(static_cast<int>(arguments.size()), pointers.data());
+  return textgen::Run();
+}

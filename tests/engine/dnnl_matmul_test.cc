@@ -1,0 +1,101 @@
+#include "engine/compute/dnnl_matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace textgen {
+namespace {
+
+std::vector<float> RandomValues(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> values(n);
+  for (float& v : values) v = uniform(rng);
+  return values;
+}
+
+// y[r, o] = sum_i x[r, i] * w[o, i], accumulated in double.
+std::vector<double> ReferenceMatmul(const std::vector<float>& x, const std::vector<float>& w,
+                                    int64_t rows, int64_t in, int64_t out) {
+  std::vector<double> y(rows * out, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t o = 0; o < out; ++o) {
+      double sum = 0.0;
+      for (int64_t i = 0; i < in; ++i) sum += double{x[r * in + i]} * w[o * in + i];
+      y[r * out + o] = sum;
+    }
+  }
+  return y;
+}
+
+struct MatmulCase {
+  int64_t rows;
+  int64_t in;
+  int64_t out;
+};
+
+class DnnlMatmulTest : public ::testing::TestWithParam<MatmulCase> {};
+
+TEST_P(DnnlMatmulTest, F32MatchesReferenceLoop) {
+  const MatmulCase c = GetParam();
+  std::vector<float> x = RandomValues(c.rows * c.in, 1);
+  std::vector<float> w = RandomValues(c.out * c.in, 2);
+
+  DnnlMatmul matmul;
+  PackedMatrix packed = matmul.Pack(w.data(), c.out, c.in, WeightType::kF32);
+  std::vector<float> y(c.rows * c.out, NAN);
+  matmul.Multiply(x.data(), c.rows, packed, y.data());
+
+  std::vector<double> expected = ReferenceMatmul(x, w, c.rows, c.in, c.out);
+  for (size_t i = 0; i < y.size(); ++i) {
+    // f32 accumulation over `in` terms of magnitude <= 1.
+    ASSERT_NEAR(y[i], expected[i], 1e-5 * c.in) << "at index " << i;
+  }
+}
+
+TEST_P(DnnlMatmulTest, Bf16MatchesReferenceWithinBf16Precision) {
+  const MatmulCase c = GetParam();
+  std::vector<float> x = RandomValues(c.rows * c.in, 3);
+  std::vector<float> w = RandomValues(c.out * c.in, 4);
+
+  DnnlMatmul matmul;
+  PackedMatrix packed = matmul.Pack(w.data(), c.out, c.in, WeightType::kBF16);
+  std::vector<float> y(c.rows * c.out, NAN);
+  matmul.Multiply(x.data(), c.rows, packed, y.data());
+
+  std::vector<double> expected = ReferenceMatmul(x, w, c.rows, c.in, c.out);
+  for (size_t i = 0; i < y.size(); ++i) {
+    // bf16 keeps 8 significant bits: each product errs by up to about 2^-8
+    // relative, and the errors of `in` terms add up like a random walk.
+    ASSERT_NEAR(y[i], expected[i], 4.0 * std::sqrt(static_cast<double>(c.in)) / 256.0)
+        << "at index " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, DnnlMatmulTest,
+                         ::testing::Values(MatmulCase{1, 64, 64}, MatmulCase{7, 64, 172},
+                                           MatmulCase{16, 172, 64}, MatmulCase{33, 64, 512},
+                                           MatmulCase{100, 96, 40}, MatmulCase{1, 768, 2304}));
+
+TEST(DnnlMatmulReuseTest, SamePackedMatrixServesManyRowCounts) {
+  const int64_t in = 64, out = 48;
+  std::vector<float> w = RandomValues(out * in, 5);
+  DnnlMatmul matmul;
+  PackedMatrix packed = matmul.Pack(w.data(), out, in, WeightType::kF32);
+
+  for (int64_t rows : {1, 2, 16, 3, 1, 64}) {
+    std::vector<float> x = RandomValues(rows * in, static_cast<uint32_t>(rows));
+    std::vector<float> y(rows * out, NAN);
+    matmul.Multiply(x.data(), rows, packed, y.data());
+    std::vector<double> expected = ReferenceMatmul(x, w, rows, in, out);
+    for (size_t i = 0; i < y.size(); ++i) {
+      ASSERT_NEAR(y[i], expected[i], 1e-4) << "rows " << rows << " index " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace textgen
