@@ -36,10 +36,21 @@ runtime_packages=(
   libprometheus-cpp-core1.0
 )
 
+# Packages only the training recipe of the embedded model needs (tools/train).
+# OpenBLAS's threaded build keeps torch off its slow reference BLAS.
+train_packages=(
+  python3
+  python3-numpy
+  python3-regex
+  python3-torch
+  libopenblas0-pthread
+)
+
 case "${1:-build}" in
   build) packages=("${build_packages[@]}") ;;
   runtime) packages=("${runtime_packages[@]}") ;;
-  *) echo "usage: $0 [build|runtime]" >&2; exit 2 ;;
+  train) packages=("${train_packages[@]}") ;;
+  *) echo "usage: $0 [build|runtime|train]" >&2; exit 2 ;;
 esac
 
 missing=()

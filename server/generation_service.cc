@@ -54,19 +54,11 @@ void LogFinished(const std::string& request_id, const GenerationResult& result,
 
 GenerationService::GenerationService(LoadedModel& model, const ServiceOptions& options)
     : model_(model),
-      generator_(*model.model, *model.tokenizer, model.end_of_sequence_ids) {
+      scheduler_(*model.model, *model.tokenizer, model.end_of_sequence_ids, options.scheduler) {
   validation_.tokenizer = model.tokenizer.get();
   validation_.model = &model.model->description();
   validation_.add_bos = model.add_bos;
   validation_.default_max_new_tokens = options.default_max_new_tokens;
-}
-
-bool GenerationService::AcquireEngine(grpc::ServerContext* context,
-                                      std::unique_lock<std::timed_mutex>& lock) {
-  while (!lock.try_lock_for(std::chrono::milliseconds(50))) {
-    if (context->IsCancelled()) return false;
-  }
-  return true;
 }
 
 grpc::Status GenerationService::Generate(grpc::ServerContext* context,
@@ -76,28 +68,39 @@ grpc::Status GenerationService::Generate(grpc::ServerContext* context,
   absl::StatusOr<GenerationRequest> engine_request = ValidateGenerateRequest(*request, validation_);
   if (!engine_request.ok()) return ToGrpcStatus(engine_request.status());
 
-  std::unique_lock<std::timed_mutex> lock(engine_mutex_, std::defer_lock);
-  if (!AcquireEngine(context, lock)) {
-    ++cancelled_requests_;
-    return grpc::Status(grpc::StatusCode::CANCELLED, "the call ended while waiting for the engine");
+  absl::StatusOr<std::shared_ptr<RequestStream>> stream =
+      scheduler_.Submit(*std::move(engine_request));
+  if (!stream.ok()) return ToGrpcStatus(stream.status());
+
+  // How often a call with nothing to send checks whether its client left.
+  constexpr absl::Duration kCancelPollInterval = absl::Milliseconds(20);
+  while (true) {
+    RequestStream::Update update = (*stream)->Wait(absl::Now() + kCancelPollInterval);
+
+    if (!update.chunk.empty()) {
+      v1::GenerateResponse response;
+      v1::TokenChunk* chunk = response.mutable_chunk();
+      chunk->set_text(std::move(update.chunk.text));
+      for (int32_t id : update.chunk.token_ids) chunk->add_token_ids(id);
+      if (timer.first_token == absl::InfinitePast()) timer.first_token = absl::Now();
+      if (!writer->Write(response)) (*stream)->Cancel();
+    }
+
+    if (update.result.has_value()) {
+      timer.end = absl::Now();
+      LogFinished(request->request_id(), *update.result, timer);
+      return SendCompletion(*request, *update.result, context, writer);
+    }
+
+    if (context->IsCancelled()) (*stream)->Cancel();
   }
+}
 
-  GenerationCallbacks callbacks;
-  callbacks.on_output = [&](const GenerationOutput& output) {
-    v1::GenerateResponse response;
-    v1::TokenChunk* chunk = response.mutable_chunk();
-    chunk->set_text(output.text);
-    if (output.token_id >= 0) chunk->add_token_ids(output.token_id);
-    if (timer.first_token == absl::InfinitePast()) timer.first_token = absl::Now();
-    return writer->Write(response);
-  };
-  callbacks.is_cancelled = [context] { return context->IsCancelled(); };
-  GenerationResult result = generator_.Generate(*engine_request, callbacks);
-  lock.unlock();
-  timer.end = absl::Now();
-  LogFinished(request->request_id(), result, timer);
-
-  if (result.finish_reason == FinishReason::kCancelled) {
+grpc::Status GenerationService::SendCompletion(const v1::GenerateRequest& request,
+                                               const GenerationResult& result,
+                                               grpc::ServerContext* context,
+                                               grpc::ServerWriter<v1::GenerateResponse>* writer) {
+  if (result.finish_reason == FinishReason::kCancelled && context->IsCancelled()) {
     // The client is gone or its deadline passed, so nobody reads a Completion.
     ++cancelled_requests_;
     return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled during generation");
@@ -109,7 +112,7 @@ grpc::Status GenerationService::Generate(grpc::ServerContext* context,
   completion->set_prompt_tokens(result.prompt_tokens);
   completion->set_generated_tokens(result.generated_tokens);
   completion->set_seed(result.seed);
-  completion->set_request_id(request->request_id());
+  completion->set_request_id(request.request_id());
   writer->Write(response);
   return grpc::Status::OK;
 }

@@ -6,11 +6,10 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
-#include "engine/generate/generator.h"
 #include "engine/model/model_loader.h"
+#include "engine/schedule/scheduler.h"
 #include "server/request_validation.h"
 #include "textgen/v1/textgen.grpc.pb.h"
 
@@ -18,10 +17,12 @@ namespace textgen {
 
 struct ServiceOptions {
   int32_t default_max_new_tokens = 256;
+  SchedulerOptions scheduler;
 };
 
-// The TextGeneration service. Requests run one after another on the one
-// model: a call waits for the engine while another call generates.
+// The TextGeneration service. Each Generate call submits its request to the
+// scheduler, which batches it with the others, and sends the request's
+// output to the client as it arrives; a slow client gets it coalesced.
 class GenerationService final : public v1::TextGeneration::Service {
  public:
   // `model` must outlive the service.
@@ -33,18 +34,21 @@ class GenerationService final : public v1::TextGeneration::Service {
   grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
                             v1::ModelInfo* response) override;
 
+  const Scheduler& scheduler() const { return scheduler_; }
+
   // The number of calls that ended because the client cancelled or its
   // deadline passed.
   int64_t cancelled_requests() const { return cancelled_requests_.load(); }
 
  private:
-  // Waits for the engine; returns false when the call ends first.
-  bool AcquireEngine(grpc::ServerContext* context, std::unique_lock<std::timed_mutex>& lock);
+  // Sends the final Completion, or ends a call whose client is gone.
+  grpc::Status SendCompletion(const v1::GenerateRequest& request, const GenerationResult& result,
+                              grpc::ServerContext* context,
+                              grpc::ServerWriter<v1::GenerateResponse>* writer);
 
   LoadedModel& model_;
   ValidationContext validation_;
-  std::timed_mutex engine_mutex_;
-  Generator generator_;  // guarded by engine_mutex_
+  Scheduler scheduler_;
   std::atomic<int64_t> cancelled_requests_{0};
 };
 

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <utility>
 #include <string>
 #include <vector>
 #include <string>
@@ -19,9 +20,12 @@
 #include "engine/compute/dnnl_matmul.h"
 #include "engine/model/model_loader.h"
 #include "engine/util/logging.h"
+#include "server/embedded_model.h"
 #include "server/generation_service.h"
 
-ABSL_FLAG(std::string, model, "", "Model file: a llama2.c legacy checkpoint (.bin).");
+ABSL_FLAG(std::string, model, "",
+          "Model file: GGUF (llama or gpt2 architecture, F32/F16/BF16 tensors) or a llama2.c "
+          "legacy checkpoint (.bin). Empty serves the embedded textgen-tiny-stories model.");
 ABSL_FLAG(std::string, tokenizer, "",
           "llama2.c tokenizer file (tokenizer.bin); required with a llama2.c checkpoint.");
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
@@ -29,19 +33,42 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
 ABSL_FLAG(int, threads, 0, "Compute threads for the engine; 0 uses every core.");
 ABSL_FLAG(int, max_new_tokens_default, 256,
           "Tokens to generate for a request that sets stopping.max_new_tokens to 0.");
-ABSL_FLAG(std::string, weight_type, "f32", "Type weights are kept in for matmuls: f32 or bf16.");
+ABSL_FLAG(std::string, weight_type, "",
+          "Type weights are kept in for matmuls: f32 or bf16. Empty keeps f32 files in f32 and "
+          "packs f16 and bf16 files as bf16.");
+ABSL_FLAG(int, max_running, 16, "Sequences generated together in one batch at most.");
+ABSL_FLAG(int, max_waiting, 64,
+          "Requests queued while the batch is full; beyond it Generate returns RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, kv_cache_mib, 512,
+          "Memory reserved at start for the KV cache, in MiB; shared by all running sequences.");
+ABSL_FLAG(int, prefill_chunk, 256,
+          "Prompt tokens one engine step takes, over all sequences; a longer prompt is prefilled "
+          "over several steps so that running streams keep going.");
+ABSL_FLAG(int, context_length, 0,
+          "Replaces the context length the model file states; 0 keeps it. Llama models may go "
+          "beyond it; GPT-2 models cannot exceed their learned positions.");
 
 namespace textgen {
 namespace {
 
 absl::Status ValidateFlags() {
-  if (absl::GetFlag(FLAGS_model).empty()) {
-    return absl::InvalidArgumentError("--model is required: pass a llama2.c checkpoint");
+  if (absl::GetFlag(FLAGS_context_length) < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--context-length is %d, expected 0 (the file's) or more",
+                        absl::GetFlag(FLAGS_context_length)));
   }
   if (absl::GetFlag(FLAGS_threads) < 0) {
     return absl::InvalidArgumentError(
         absl::StrFormat("--threads is %d, expected 0 (all cores) or more",
                         absl::GetFlag(FLAGS_threads)));
+  }
+  for (auto [name, value] : {std::pair{"--max-running", absl::GetFlag(FLAGS_max_running)},
+                             std::pair{"--max-waiting", absl::GetFlag(FLAGS_max_waiting)},
+                             std::pair{"--kv-cache-mib", absl::GetFlag(FLAGS_kv_cache_mib)},
+                             std::pair{"--prefill-chunk", absl::GetFlag(FLAGS_prefill_chunk)}}) {
+    if (value <= 0) {
+      return absl::InvalidArgumentError(absl::StrFormat("%s is %d, expected 1 or more", name, value));
+    }
   }
   if (absl::GetFlag(FLAGS_max_new_tokens_default) <= 0) {
     return absl::InvalidArgumentError(
@@ -88,12 +115,19 @@ int Run() {
   ModelFiles files;
   files.model_path = absl::GetFlag(FLAGS_model);
   files.tokenizer_path = absl::GetFlag(FLAGS_tokenizer);
-  absl::StatusOr<WeightType> weight_type = ParseWeightType(absl::GetFlag(FLAGS_weight_type));
-  if (!weight_type.ok()) {
-    LogError(absl::StrCat("--weight-type: ", weight_type.status().message()));
-    return 2;
+  files.context_length = absl::GetFlag(FLAGS_context_length);
+  if (files.model_path.empty()) {
+    files.model_path = kEmbeddedModelName;
+    files.model_bytes = EmbeddedModelBytes();
   }
-  files.weight_type = *weight_type;
+  if (!absl::GetFlag(FLAGS_weight_type).empty()) {
+    absl::StatusOr<WeightType> weight_type = ParseWeightType(absl::GetFlag(FLAGS_weight_type));
+    if (!weight_type.ok()) {
+      LogError(absl::StrCat("--weight-type: ", weight_type.status().message()));
+      return 2;
+    }
+    files.weight_type = *weight_type;
+  }
 
   absl::Time load_start = absl::Now();
   absl::StatusOr<LoadedModel> loaded = LoadModel(files);
@@ -108,6 +142,10 @@ int Run() {
 
   ServiceOptions options;
   options.default_max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens_default);
+  options.scheduler.max_running = absl::GetFlag(FLAGS_max_running);
+  options.scheduler.max_waiting = absl::GetFlag(FLAGS_max_waiting);
+  options.scheduler.kv_cache_bytes = int64_t{absl::GetFlag(FLAGS_kv_cache_mib)} << 20;
+  options.scheduler.prefill_chunk = absl::GetFlag(FLAGS_prefill_chunk);
   GenerationService service(*loaded, options);
   absl::StatusOr<RunningServer> running = StartGrpcServer(&service, absl::GetFlag(FLAGS_listen));
   if (!running.ok()) {
@@ -143,7 +181,7 @@ int main(int argc, char** argv) {
 
   absl::SetProgramUsageMessage(
       "Serves a text-generation model over gRPC.\n"
-      "Usage: textgen-server --model PATH [--tokenizer PATH] [--listen HOST:PORT]");
+      "Usage: textgen-server [--model PATH] [--tokenizer PATH] [--listen HOST:PORT]");
   std::vector<std::string> arguments = textgen::NormalizeFlagNames(argc, argv);
   std::vector<char*> pointers = textgen::ArgvPointers(arguments);
   absl::ParseCommandLine(static_cast<int>(arguments.size()), pointers.data());

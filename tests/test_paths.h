@@ -20,6 +20,9 @@ inline std::string SharedPath(const std::string& relative) { return SharedDir() 
 // Returns the folder where the build writes generated test data.
 inline std::string BuildTestDataDir() { return TEXTGEN_TEST_DATA_DIR; }
 
+// Returns the root of the source tree.
+inline std::string SourceDir() { return TEXTGEN_SOURCE_DIR; }
+
 // Returns the folder of the built executables (textgen-server, textgen-client).
 inline std::string BinaryDir() { return TEXTGEN_BINARY_DIR; }
 

@@ -8,10 +8,9 @@
 namespace textgen {
 
 void CausalAttention(const float* queries, int64_t rows, int64_t first_position,
-                     const float* keys, const float* values, const AttentionShape& shape,
-                     float* scratch, float* out) {
+                     const KvLayerView& cache, const AttentionShape& shape, float* scratch,
+                     float* out) {
   const int64_t q_dim = shape.n_heads * shape.head_dim;
-  const int64_t kv_dim = shape.n_kv_heads * shape.head_dim;
   const int64_t group_size = shape.n_heads / shape.n_kv_heads;
   // Divides rather than multiplies by 1/sqrt, as llama2.c does, so float
   // rounding matches it.
@@ -25,7 +24,7 @@ void CausalAttention(const float* queries, int64_t rows, int64_t first_position,
 
       // Scores against every visible key.
       for (int64_t j = 0; j < visible; ++j) {
-        const float* k = keys + j * kv_dim + kv_offset;
+        const float* k = cache.key_row(j) + kv_offset;
         float dot = 0.0f;
         for (int64_t i = 0; i < shape.head_dim; ++i) dot += q[i] * k[i];
         scratch[j] = dot / sqrt_head_dim;
@@ -37,7 +36,7 @@ void CausalAttention(const float* queries, int64_t rows, int64_t first_position,
       float* o = out + t * q_dim + h * shape.head_dim;
       std::memset(o, 0, sizeof(float) * shape.head_dim);
       for (int64_t j = 0; j < visible; ++j) {
-        const float* v = values + j * kv_dim + kv_offset;
+        const float* v = cache.value_row(j) + kv_offset;
         const float weight = scratch[j];
         for (int64_t i = 0; i < shape.head_dim; ++i) o[i] += weight * v[i];
       }

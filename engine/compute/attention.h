@@ -13,16 +13,37 @@ struct AttentionShape {
   int64_t head_dim = 0;
 };
 
+// Where one layer's cached keys and values of one sequence are. The cache is
+// paged: position p lives in block block_ids[p / block_size], whose storage
+// starts at base + block_id * block_stride. Within a block, this layer's keys
+// are [block_size, kv_dim] at layer_offset and its values follow at
+// layer_offset + value_offset.
+struct KvLayerView {
+  const float* base = nullptr;
+  const int32_t* block_ids = nullptr;
+  int64_t block_size = 0;
+  int64_t block_stride = 0;  // floats per block
+  int64_t layer_offset = 0;  // floats from a block's start to this layer's keys
+  int64_t value_offset = 0;  // floats from a key row to the value row
+  int64_t kv_dim = 0;
+
+  const float* key_row(int64_t position) const {
+    return base + block_ids[position / block_size] * block_stride + layer_offset +
+           (position % block_size) * kv_dim;
+  }
+  const float* value_row(int64_t position) const { return key_row(position) + value_offset; }
+};
+
 // Causal grouped-query attention of one sequence. Query row t sits at
 // position p = first_position + t and sees cache positions 0..p:
 //   s[j]        = q[t, h] . k[j, g] / sqrt(head_dim),   g = h / (n_heads / n_kv_heads)
 //   out[t, h]   = sum_j softmax(s)[j] * v[j, g]
-// queries and out are [rows, n_heads * head_dim]; keys and values are
-// [positions, n_kv_heads * head_dim] and must hold positions up to
-// first_position + rows - 1; scratch holds first_position + rows floats.
+// queries and out are [rows, n_heads * head_dim]; the cache must hold
+// positions up to first_position + rows - 1; scratch holds
+// first_position + rows floats.
 void CausalAttention(const float* queries, int64_t rows, int64_t first_position,
-                     const float* keys, const float* values, const AttentionShape& shape,
-                     float* scratch, float* out);
+                     const KvLayerView& cache, const AttentionShape& shape, float* scratch,
+                     float* out);
 
 }  // namespace textgen
 

@@ -10,21 +10,6 @@
 #include "engine/compute/rope.h"
 
 namespace textgen {
-namespace {
-
-// Adds `delta` [n] to `x` [n]: the residual connection.
-void AddInPlace(float* x, const float* delta, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] += delta[i];
-}
-
-int64_t TotalRows(absl::Span<const SequenceStep> steps) {
-  int64_t rows = 0;
-  for (const SequenceStep& step : steps) rows += static_cast<int64_t>(step.tokens.size());
-  return rows;
-}
-
-}  // namespace
-
 LlamaModel::LlamaModel(const LlamaWeights& weights, WeightType weight_type, std::string name)
     : config_(weights.config),
       token_embedding_(weights.token_embedding),
@@ -55,8 +40,12 @@ LlamaModel::LlamaModel(const LlamaWeights& weights, WeightType weight_type, std:
   description_.weight_type = weight_type;
 }
 
+KvLayout LlamaModel::kv_layout(int64_t block_size) const {
+  return KvLayout{config_.n_layers, config_.kv_dim(), block_size};
+}
+
 std::unique_ptr<KvCache> LlamaModel::NewKvCache(int64_t capacity) const {
-  return std::make_unique<KvCache>(config_.n_layers, capacity, config_.kv_dim());
+  return std::make_unique<KvCache>(kv_layout(capacity), capacity);
 }
 
 void LlamaModel::Forward(absl::Span<const SequenceStep> steps) {
@@ -120,26 +109,25 @@ void LlamaModel::AttentionBlock(const PackedLayer& layer, int64_t layer_index,
   int64_t row = 0;
   for (const SequenceStep& step : steps) {
     const int64_t step_rows = static_cast<int64_t>(step.tokens.size());
-    float* keys = step.cache->keys(layer_index);
-    float* values = step.cache->values(layer_index);
     for (int64_t t = 0; t < step_rows; ++t) {
       const int64_t position = step.first_position + t;
       float* q = a.q.data() + (row + t) * dim;
       float* k = a.k.data() + (row + t) * kv_dim;
       ApplyRope(q, config_.n_heads, head_dim, position, config_.rope_freq_base);
       ApplyRope(k, config_.n_kv_heads, head_dim, position, config_.rope_freq_base);
-      std::memcpy(keys + position * kv_dim, k, kv_dim * sizeof(float));
-      std::memcpy(values + position * kv_dim, a.v.data() + (row + t) * kv_dim,
+      std::memcpy(step.cache->key_row(layer_index, position), k, kv_dim * sizeof(float));
+      std::memcpy(step.cache->value_row(layer_index, position), a.v.data() + (row + t) * kv_dim,
                   kv_dim * sizeof(float));
     }
 
-    CausalAttention(a.q.data() + row * dim, step_rows, step.first_position, keys, values, shape,
-                    a.scores.data(), a.attention.data() + row * dim);
+    CausalAttention(a.q.data() + row * dim, step_rows, step.first_position,
+                    step.cache->layer_view(layer_index), shape, a.scores.data(),
+                    a.attention.data() + row * dim);
     row += step_rows;
   }
 
   matmul_.Multiply(a.attention.data(), rows, layer.wo, a.projected.data());
-  AddInPlace(a.x.data(), a.projected.data(), rows * dim);
+  AddResidual(a.x.data(), a.projected.data(), rows * dim);
 }
 
 void LlamaModel::FeedForwardBlock(const PackedLayer& layer, int64_t rows) {
@@ -154,7 +142,7 @@ void LlamaModel::FeedForwardBlock(const PackedLayer& layer, int64_t rows) {
   SwiGlu(a.gate.data(), a.up.data(), rows * hidden);
 
   matmul_.Multiply(a.gate.data(), rows, layer.w_down, a.projected.data());
-  AddInPlace(a.x.data(), a.projected.data(), rows * dim);
+  AddResidual(a.x.data(), a.projected.data(), rows * dim);
 }
 
 void LlamaModel::Classify(absl::Span<const SequenceStep> steps) {

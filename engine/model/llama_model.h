@@ -22,6 +22,7 @@ class LlamaModel : public Model {
   LlamaModel(const LlamaWeights& weights, WeightType weight_type, std::string name);
 
   const ModelDescription& description() const override { return description_; }
+  KvLayout kv_layout(int64_t block_size) const override;
   std::unique_ptr<KvCache> NewKvCache(int64_t capacity) const override;
   void Forward(absl::Span<const SequenceStep> steps) override;
 

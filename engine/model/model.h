@@ -30,6 +30,13 @@ struct SequenceStep {
   float* logits = nullptr;           // [vocab_size] output for the last token
 };
 
+// Returns the number of tokens in all steps: the M of the step's matmuls.
+inline int64_t TotalRows(absl::Span<const SequenceStep> steps) {
+  int64_t rows = 0;
+  for (const SequenceStep& step : steps) rows += static_cast<int64_t>(step.tokens.size());
+  return rows;
+}
+
 // A decoder-only transformer. Forward is not thread-safe: one engine thread
 // runs it at a time.
 class Model {
@@ -38,12 +45,17 @@ class Model {
 
   virtual const ModelDescription& description() const = 0;
 
-  // Returns an empty cache for one sequence of up to `capacity` positions.
+  // The shape of this model's KV cache in blocks of `block_size` positions.
+  virtual KvLayout kv_layout(int64_t block_size) const = 0;
+
+  // Returns an empty cache with its own storage for one sequence of up to
+  // `capacity` positions.
   virtual std::unique_ptr<KvCache> NewKvCache(int64_t capacity) const = 0;
 
   // Runs every step's tokens through the model as one batch, appends their
   // keys and values to each step's cache, and writes each step's logits.
-  // Each step satisfies first_position + tokens.size() <= cache->capacity().
+  // Each step satisfies first_position + tokens.size() <= cache->capacity(),
+  // and each cache has this model's kv_layout.
   virtual void Forward(absl::Span<const SequenceStep> steps) = 0;
 };
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "engine/compute/weight_type.h"
 #include "engine/model/model.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -15,14 +16,24 @@
 namespace textgen {
 
 struct ModelFiles {
-  std::string model_path;      // a llama2.c legacy checkpoint (.bin)
+  std::string model_path;      // a GGUF file or a llama2.c legacy checkpoint (.bin)
+  // A GGUF image in memory to load instead of model_path, which then only
+  // names it in messages. The bytes must outlive the LoadedModel.
+  absl::Span<const uint8_t> model_bytes;
   std::string tokenizer_path;  // a llama2.c tokenizer file, needed for .bin checkpoints
-  // The type weights are packed in; unset keeps the file's type.
+  // The type weights are packed in; unset keeps f32 for f32 files and bf16
+  // for f16 and bf16 files.
   std::optional<WeightType> weight_type;
+  // Replaces the context length the file states; 0 keeps it. A Llama model
+  // may go beyond the length it was trained on (its rotary embedding has no
+  // limit, though quality may drop); a GPT-2 model has learned positions
+  // and cannot.
+  int context_length = 0;
 };
 
 // A model ready to serve: the network, its tokenizer and the tokens that end
-// a sequence.
+// a sequence. A sampled BOS also ends a sequence, because it starts a new
+// document; llama2.c's stories models rely on this.
 struct LoadedModel {
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;

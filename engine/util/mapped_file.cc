@@ -40,26 +40,37 @@ absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
     data = static_cast<const uint8_t*>(mapping);
   }
   ::close(fd);
-  return MappedFile(path, data, size);
+  return MappedFile(path, data, size, /*owns_mapping=*/true);
+}
+
+MappedFile MappedFile::FromMemory(absl::Span<const uint8_t> bytes, std::string name) {
+  return MappedFile(std::move(name), bytes.data(), bytes.size(), /*owns_mapping=*/false);
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : path_(std::move(other.path_)),
       data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
+      size_(std::exchange(other.size_, 0)),
+      owns_mapping_(std::exchange(other.owns_mapping_, false)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   if (this != &other) {
-    if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+    Unmap();
     path_ = std::move(other.path_);
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    owns_mapping_ = std::exchange(other.owns_mapping_, false);
   }
   return *this;
 }
 
-MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+MappedFile::~MappedFile() { Unmap(); }
+
+void MappedFile::Unmap() {
+  if (owns_mapping_ && data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  data_ = nullptr;
+  size_ = 0;
+  owns_mapping_ = false;
 }
 
 absl::Status ByteReader::CheckAvailable(size_t count, const char* field) const {

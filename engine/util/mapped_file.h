@@ -10,10 +10,15 @@
 
 namespace textgen {
 
-// A whole file mapped read-only into memory, unmapped on destruction.
+// A whole file mapped read-only into memory, unmapped on destruction; or
+// bytes already in memory, such as a model compiled into the executable.
 class MappedFile {
  public:
   static absl::StatusOr<MappedFile> Open(const std::string& path);
+
+  // Wraps `bytes`, which must outlive the object and are not unmapped.
+  // `name` stands for the path in error messages.
+  static MappedFile FromMemory(absl::Span<const uint8_t> bytes, std::string name);
 
   MappedFile(MappedFile&& other) noexcept;
   MappedFile& operator=(MappedFile&& other) noexcept;
@@ -25,12 +30,15 @@ class MappedFile {
   const std::string& path() const { return path_; }
 
  private:
-  MappedFile(std::string path, const uint8_t* data, size_t size)
-      : path_(std::move(path)), data_(data), size_(size) {}
+  MappedFile(std::string path, const uint8_t* data, size_t size, bool owns_mapping)
+      : path_(std::move(path)), data_(data), size_(size), owns_mapping_(owns_mapping) {}
+
+  void Unmap();
 
   std::string path_;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  bool owns_mapping_ = false;
 };
 
 // Reads little-endian values from a byte span in order, failing instead of

@@ -58,10 +58,43 @@ std::vector<double> ReferenceAttention(const std::vector<float>& queries, int64_
   return out;
 }
 
+// Copies contiguous keys and values [positions, kv_dim] into a paged cache
+// of one layer with blocks of `block_size` positions, placed in the storage
+// in reverse order so that block ids and storage order differ.
+struct PagedCache {
+  PagedCache(const std::vector<float>& keys, const std::vector<float>& values, int64_t kv_dim,
+             int64_t block_size) {
+    const int64_t positions = static_cast<int64_t>(keys.size()) / kv_dim;
+    const int64_t blocks = (positions + block_size - 1) / block_size;
+    storage.assign(blocks * 2 * block_size * kv_dim, NAN);
+    for (int64_t b = 0; b < blocks; ++b) block_ids.push_back(static_cast<int32_t>(blocks - 1 - b));
+    view.base = storage.data();
+    view.block_ids = block_ids.data();
+    view.block_size = block_size;
+    view.block_stride = 2 * block_size * kv_dim;
+    view.layer_offset = 0;
+    view.value_offset = block_size * kv_dim;
+    view.kv_dim = kv_dim;
+    for (int64_t p = 0; p < positions; ++p) {
+      float* key = const_cast<float*>(view.key_row(p));
+      float* value = const_cast<float*>(view.value_row(p));
+      for (int64_t i = 0; i < kv_dim; ++i) {
+        key[i] = keys[p * kv_dim + i];
+        value[i] = values[p * kv_dim + i];
+      }
+    }
+  }
+
+  std::vector<float> storage;
+  std::vector<int32_t> block_ids;
+  KvLayerView view;
+};
+
 struct AttentionCase {
   int64_t rows;
   int64_t first_position;
   AttentionShape shape;
+  int64_t block_size;
 };
 
 class CausalAttentionTest : public ::testing::TestWithParam<AttentionCase> {};
@@ -77,8 +110,9 @@ TEST_P(CausalAttentionTest, MatchesMaskedMatrixForm) {
   std::vector<float> scratch(positions);
   std::vector<float> out(c.rows * q_dim, NAN);
 
-  CausalAttention(queries.data(), c.rows, c.first_position, keys.data(), values.data(), c.shape,
-                  scratch.data(), out.data());
+  PagedCache cache(keys, values, kv_dim, c.block_size);
+  CausalAttention(queries.data(), c.rows, c.first_position, cache.view, c.shape, scratch.data(),
+                  out.data());
 
   std::vector<double> expected =
       ReferenceAttention(queries, c.rows, c.first_position, keys, values, c.shape);
@@ -87,11 +121,12 @@ TEST_P(CausalAttentionTest, MatchesMaskedMatrixForm) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, CausalAttentionTest,
-    ::testing::Values(AttentionCase{1, 0, {1, 1, 8}},     // first token sees only itself
-                      AttentionCase{5, 0, {8, 4, 8}},     // prefill with grouped-query heads
-                      AttentionCase{1, 40, {8, 4, 8}},    // decode step over a cache
-                      AttentionCase{7, 20, {4, 1, 16}},   // chunk after a cached prefix
-                      AttentionCase{3, 2, {6, 6, 4}}));   // multi-head, one kv per head
+    ::testing::Values(AttentionCase{1, 0, {1, 1, 8}, 16},    // first token sees only itself
+                      AttentionCase{5, 0, {8, 4, 8}, 64},    // prefill with grouped-query heads
+                      AttentionCase{1, 40, {8, 4, 8}, 16},   // decode step over three blocks
+                      AttentionCase{7, 20, {4, 1, 16}, 4},   // chunk after a cached prefix
+                      AttentionCase{3, 2, {6, 6, 4}, 1},     // one position per block
+                      AttentionCase{9, 30, {8, 2, 8}, 7}));  // blocks that do not divide 64
 
 TEST(CausalAttentionFutureTest, LaterKeysDoNotChangeEarlierRows) {
   const AttentionShape shape{2, 1, 4};
@@ -100,12 +135,12 @@ TEST(CausalAttentionFutureTest, LaterKeysDoNotChangeEarlierRows) {
   std::vector<float> values = RandomValues(3 * 4, 6);
   std::vector<float> scratch(3), first(3 * 8), second(3 * 8);
 
-  CausalAttention(queries.data(), 3, 0, keys.data(), values.data(), shape, scratch.data(),
-                  first.data());
+  PagedCache before(keys, values, 4, 2);
+  CausalAttention(queries.data(), 3, 0, before.view, shape, scratch.data(), first.data());
   // Change the last position's key and value: rows 0 and 1 cannot see it.
   for (int i = 8; i < 12; ++i) keys[i] = values[i] = 100.0f;
-  CausalAttention(queries.data(), 3, 0, keys.data(), values.data(), shape, scratch.data(),
-                  second.data());
+  PagedCache after(keys, values, 4, 2);
+  CausalAttention(queries.data(), 3, 0, after.view, shape, scratch.data(), second.data());
 
   for (int i = 0; i < 16; ++i) EXPECT_EQ(first[i], second[i]) << "index " << i;
   EXPECT_NE(first[16], second[16]);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/compute/activations.h"
+#include "engine/compute/layer_norm.h"
 #include "engine/compute/rms_norm.h"
 #include "engine/compute/rope.h"
 #include "engine/compute/softmax.h"
@@ -122,6 +123,56 @@ TEST(SwiGluTest, MatchesFormula) {
     double expected = z / (1.0 + std::exp(-z)) * up[i];
     ASSERT_NEAR(gate[i], expected, 1e-5) << "index " << i;
   }
+}
+
+TEST(LayerNormTest, MatchesFormulaPerRow) {
+  const int64_t rows = 4, dim = 48;
+  const float epsilon = 1e-5f;
+  std::vector<float> x = RandomValues(rows * dim, 9, 4.0f);
+  for (float& v : x) v += 3.0f;  // an offset the mean must remove
+  std::vector<float> weight = RandomValues(dim, 10);
+  std::vector<float> bias = RandomValues(dim, 11);
+  std::vector<float> out(rows * dim);
+
+  LayerNorm(x.data(), weight.data(), bias.data(), rows, dim, epsilon, out.data());
+
+  for (int64_t r = 0; r < rows; ++r) {
+    double mean = 0.0, variance = 0.0;
+    for (int64_t i = 0; i < dim; ++i) mean += x[r * dim + i];
+    mean /= dim;
+    for (int64_t i = 0; i < dim; ++i) variance += (x[r * dim + i] - mean) * (x[r * dim + i] - mean);
+    variance /= dim;
+    for (int64_t i = 0; i < dim; ++i) {
+      double expected = (x[r * dim + i] - mean) / std::sqrt(variance + epsilon) * weight[i] + bias[i];
+      ASSERT_NEAR(out[r * dim + i], expected, 1e-5) << "row " << r << " column " << i;
+    }
+  }
+}
+
+TEST(GeluTanhTest, MatchesFormulaAndKnownValues) {
+  std::vector<float> x = RandomValues(64, 12, 5.0f);
+  std::vector<float> original = x;
+  GeluTanh(x.data(), static_cast<int64_t>(x.size()));
+  const double pi = std::acos(-1.0);
+  for (size_t i = 0; i < x.size(); ++i) {
+    double v = original[i];
+    double expected = 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / pi) * (v + 0.044715 * v * v * v)));
+    ASSERT_NEAR(x[i], expected, 1e-6) << "index " << i;
+  }
+
+  // gelu(0) = 0, and far from 0 it approaches max(0, x).
+  std::vector<float> fixed = {0.0f, 10.0f, -10.0f};
+  GeluTanh(fixed.data(), 3);
+  EXPECT_EQ(fixed[0], 0.0f);
+  EXPECT_NEAR(fixed[1], 10.0f, 1e-5);
+  EXPECT_NEAR(fixed[2], 0.0f, 1e-5);
+}
+
+TEST(AddBiasTest, AddsToEveryRow) {
+  std::vector<float> x = {1, 2, 3, 4, 5, 6};
+  std::vector<float> bias = {10, 20, 30};
+  AddBias(x.data(), bias.data(), 2, 3);
+  EXPECT_EQ(x, (std::vector<float>{11, 22, 33, 14, 25, 36}));
 }
 
 }  // namespace

@@ -32,13 +32,17 @@ std::vector<GreedyCase> ReadCases(const std::string& path) {
   return cases;
 }
 
+ModelFiles Llama2cFiles() {
+  ModelFiles files;
+  files.model_path = testing::SharedPath("models/stories260K/stories260K.bin");
+  files.tokenizer_path = testing::SharedPath("models/stories260K/tok512.bin");
+  return files;
+}
+
 class LlamaGreedyTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ModelFiles files;
-    files.model_path = testing::SharedPath("models/stories260K/stories260K.bin");
-    files.tokenizer_path = testing::SharedPath("models/stories260K/tok512.bin");
-    absl::StatusOr<LoadedModel> loaded = LoadModel(files);
+    absl::StatusOr<LoadedModel> loaded = LoadModel(Llama2cFiles());
     ASSERT_TRUE(loaded.ok()) << loaded.status();
     loaded_ = new LoadedModel(*std::move(loaded));
   }
@@ -48,11 +52,13 @@ class LlamaGreedyTest : public ::testing::Test {
     loaded_ = nullptr;
   }
 
+  void CheckCases(const std::vector<GreedyCase>& cases) { CheckCases(*loaded_, cases); }
+
   // Runs each case greedily to its natural end and compares tokens, finish
   // reason and, where the reference text is exact, the text.
-  void CheckCases(const std::vector<GreedyCase>& cases) {
+  static void CheckCases(LoadedModel& model, const std::vector<GreedyCase>& cases) {
     ASSERT_FALSE(cases.empty());
-    Generator generator(*loaded_->model, *loaded_->tokenizer, loaded_->end_of_sequence_ids);
+    Generator generator(*model.model, *model.tokenizer, model.end_of_sequence_ids);
     for (const GreedyCase& c : cases) {
       SCOPED_TRACE(c.source);
       const std::string prompt = c.expected["prompt"];
@@ -61,7 +67,7 @@ class LlamaGreedyTest : public ::testing::Test {
       const std::string expected_finish = c.expected["finish"];
 
       GenerationRequest request;
-      request.prompt = loaded_->tokenizer->Encode(prompt, /*add_bos=*/true);
+      request.prompt = model.tokenizer->Encode(prompt, /*add_bos=*/true);
       ASSERT_EQ(request.prompt, expected_prompt);
       request.max_new_tokens = 1 << 20;  // only EOS or the context ends it
 
@@ -98,6 +104,38 @@ TEST_F(LlamaGreedyTest, MatchesLlama2cRunC) {
 
 TEST_F(LlamaGreedyTest, MatchesNumpyReferenceOnHardPrompts) {
   CheckCases(ReadCases(testing::BuildTestDataDir() + "/greedy-prompts.jsonl"));
+}
+
+// stories260K.gguf, written by llama.cpp's converter, states a context of
+// 128 positions (the converter's default); the model was trained on 512.
+TEST_F(LlamaGreedyTest, GgufFromLlamaCppMatchesRunCAtFullContext) {
+  ModelFiles files;
+  files.model_path = testing::SharedPath("models/stories260K/stories260K.gguf");
+  files.context_length = 512;
+  absl::StatusOr<LoadedModel> gguf = LoadModel(files);
+  ASSERT_TRUE(gguf.ok()) << gguf.status();
+  EXPECT_EQ(gguf->model->description().context_length, 512);
+  CheckCases(*gguf, ReadCases(testing::SharedPath("reference/stories260K-greedy.jsonl")));
+  CheckCases(*gguf, ReadCases(testing::BuildTestDataDir() + "/greedy-prompts.jsonl"));
+}
+
+TEST_F(LlamaGreedyTest, GgufStopsAtItsStatedContext) {
+  ModelFiles files;
+  files.model_path = testing::SharedPath("models/stories260K/stories260K.gguf");
+  absl::StatusOr<LoadedModel> gguf = LoadModel(files);
+  ASSERT_TRUE(gguf.ok()) << gguf.status();
+  ASSERT_EQ(gguf->model->description().context_length, 128);
+
+  // With 128 positions, a 5-token prompt samples 128 + 1 - 5 = 124 tokens
+  // (the last one after position 127), the first 124 of run.c's story.
+  GreedyCase reference = ReadCases(testing::SharedPath("reference/stories260K-greedy.jsonl")).at(0);
+  std::vector<int32_t> expected = reference.expected["generated_token_ids"];
+  ASSERT_GT(expected.size(), 124u);
+  expected.resize(124);
+  reference.expected["generated_token_ids"] = expected;
+  reference.expected["finish"] = "length";
+  reference.expected["text_exact"] = false;
+  CheckCases(*gguf, {reference});
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "engine/model/model_loader.h"
 #include "nlohmann/json.hpp"
 #include "server/generation_service.h"
+#include "tests/server/generate_call.h"
 #include "tests/test_paths.h"
 #include "textgen/v1/textgen.grpc.pb.h"
 
@@ -45,29 +46,12 @@ std::vector<nlohmann::json> ReferenceCases() {
   return cases;
 }
 
-// Everything one Generate call streamed back.
-struct StreamResult {
-  grpc::Status status;
-  std::vector<v1::TokenChunk> chunks;
-  std::vector<v1::Completion> completions;
-  bool completion_was_last = true;
-
-  std::vector<int32_t> TokenIds() const {
-    std::vector<int32_t> ids;
-    for (const auto& chunk : chunks) ids.insert(ids.end(), chunk.token_ids().begin(), chunk.token_ids().end());
-    return ids;
-  }
-  std::string Text() const {
-    std::string text;
-    for (const auto& chunk : chunks) text += chunk.text();
-    return text;
-  }
-};
-
 class GenerateTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ModelFiles files{kModel, kTokenizer, std::nullopt};
+    ModelFiles files;
+    files.model_path = kModel;
+    files.tokenizer_path = kTokenizer;
     absl::StatusOr<LoadedModel> loaded = LoadModel(files);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
     loaded_ = new LoadedModel(*std::move(loaded));
@@ -100,19 +84,7 @@ class GenerateTest : public ::testing::Test {
 
   static StreamResult Call(const v1::GenerateRequest& request,
                            grpc::ClientContext* context = nullptr) {
-    grpc::ClientContext local_context;
-    if (context == nullptr) context = &local_context;
-    auto stub = NewStub();
-    auto reader = stub->Generate(context, request);
-    StreamResult result;
-    v1::GenerateResponse response;
-    while (reader->Read(&response)) {
-      if (!result.completions.empty()) result.completion_was_last = false;
-      if (response.has_chunk()) result.chunks.push_back(response.chunk());
-      if (response.has_complete()) result.completions.push_back(response.complete());
-    }
-    result.status = reader->Finish();
-    return result;
+    return CallGenerate(*NewStub(), request, context);
   }
 
   static LoadedModel* loaded_;
@@ -135,9 +107,10 @@ TEST_F(GenerateTest, StreamsReferenceTokensThenCompletion) {
   std::vector<int32_t> expected = reference["generated_token_ids"];
   EXPECT_EQ(result.TokenIds(), expected);
   EXPECT_EQ(result.Text(), reference["continuation"].get<std::string>());
-  // One chunk per sampled token, sent as it is sampled.
-  EXPECT_EQ(result.chunks.size(), expected.size());
-  for (const auto& chunk : result.chunks) EXPECT_EQ(chunk.token_ids_size(), 1);
+  // Streamed as generated: many chunks, each with at least one token (a
+  // reader slower than the engine gets several tokens per chunk).
+  EXPECT_GT(result.chunks.size(), expected.size() / 4);
+  for (const auto& chunk : result.chunks) EXPECT_GE(chunk.token_ids_size(), 1);
 
   ASSERT_EQ(result.completions.size(), 1u);
   EXPECT_TRUE(result.completion_was_last);
@@ -482,12 +455,43 @@ TEST(ExecutablesTest, ClientStreamsReferenceStoryFromServer) {
   EXPECT_EQ(server.Wait(), 0);
 }
 
+TEST(ExecutablesTest, DefaultModelTellsStoryThatEndsByItself) {
+  const std::string bin = testing::BinaryDir();
+  Process server({bin + "/server/textgen-server", "--listen", "127.0.0.1:0"});
+  const std::string port = server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
+  ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
+
+  Process client({bin + "/client/textgen-client", "--addr", "127.0.0.1:" + port,
+                  "--max-new-tokens", "400", "Once upon a time"});
+  const std::string text = client.ReadAllStdout();
+  const std::string summary = client.WaitForStderrLine(std::regex("(finish_reason=\\S+)"));
+  EXPECT_EQ(client.Wait(), 0);
+  EXPECT_EQ(summary, "finish_reason=FINISH_REASON_EOS");
+  EXPECT_GT(text.size(), 20u);
+
+  server.Signal(SIGINT);
+  EXPECT_EQ(server.Wait(), 0);
+}
+
 TEST(ExecutablesTest, ServerExitsWithMessageOnBadModel) {
   const std::string bin = testing::BinaryDir();
   Process server({bin + "/server/textgen-server", "--model", kTokenizer, "--tokenizer", kTokenizer,
                   "--listen", "127.0.0.1:0"});
   const std::string message = server.WaitForStderrLine(std::regex("(cannot load the model: .*)"));
   EXPECT_THAT(message, HasSubstr(kTokenizer));
+  EXPECT_EQ(server.Wait(), 1);
+}
+
+TEST(ExecutablesTest, ServerExitsWithMessageOnTruncatedGguf) {
+  std::ifstream in(testing::SharedPath("models/stories260K/stories260K.gguf"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string path = ::testing::TempDir() + "/truncated.gguf";
+  std::ofstream(path, std::ios::binary) << bytes.substr(0, bytes.size() / 3);
+
+  const std::string bin = testing::BinaryDir();
+  Process server({bin + "/server/textgen-server", "--model", path, "--listen", "127.0.0.1:0"});
+  const std::string message = server.WaitForStderrLine(std::regex("(cannot load the model: .*)"));
+  EXPECT_THAT(message, HasSubstr(path));
   EXPECT_EQ(server.Wait(), 1);
 }
 

@@ -1,0 +1,150 @@
+#include "client/bench_report.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+
+namespace textgen::bench {
+namespace {
+
+// Formats milliseconds with three significant digits or more, or "-" when
+// there were no samples.
+std::string FormatMilliseconds(const std::optional<double>& value) {
+  if (!value.has_value()) return "-";
+  if (*value < 10) return absl::StrFormat("%.2f", *value);
+  if (*value < 1000) return absl::StrFormat("%.1f", *value);
+  return absl::StrFormat("%.0f", *value);
+}
+
+std::string FormatRate(const std::optional<double>& value) {
+  if (!value.has_value()) return "-";
+  return absl::StrFormat("%.1f", *value);
+}
+
+std::string FormatErrors(const LevelSummary& level) {
+  std::vector<std::string> parts;
+  for (const auto& [status, count] : level.errors_by_status) {
+    parts.push_back(absl::StrCat(status, " ", count));
+  }
+  return absl::StrCat("    errors: ", absl::StrJoin(parts, ", "), "\n");
+}
+
+nlohmann::ordered_json ToJson(const std::optional<double>& value) {
+  if (!value.has_value()) return nullptr;
+  return *value;
+}
+
+nlohmann::ordered_json SettingsToJson(const BenchSettings& settings) {
+  nlohmann::ordered_json parameters = {
+      {"addr", settings.addr},
+      {"concurrency", settings.concurrency_levels},
+      {"requests", nullptr},
+      {"duration_seconds", ToJson(settings.duration_seconds)},
+      {"warmup", settings.warmup_requests},
+      {"prompt_tokens", settings.prompt_tokens},
+      {"max_new_tokens", settings.max_new_tokens},
+      {"temperature", settings.temperature},
+      {"seed", settings.seed},
+  };
+  if (settings.requests.has_value())
+    parameters["requests"] = *settings.requests;
+  return parameters;
+}
+
+nlohmann::ordered_json ModelToJson(const v1::ModelInfo& model) {
+  return {
+      {"name", model.name()},
+      {"architecture", model.architecture()},
+      {"context_length", model.context_length()},
+      {"vocab_size", model.vocab_size()},
+      {"parameter_count", model.parameter_count()},
+      {"weight_type", model.weight_type()},
+  };
+}
+
+nlohmann::ordered_json LevelToJson(const LevelSummary& level) {
+  nlohmann::ordered_json errors = nlohmann::ordered_json::object();
+  for (const auto& [status, count] : level.errors_by_status) {
+    errors[status] = count;
+  }
+  return {
+      {"concurrency", level.concurrency},
+      {"requests_ok", level.requests_ok},
+      {"requests_failed", level.requests_failed},
+      {"errors_by_status", errors},
+      {"wall_seconds", level.wall_seconds},
+      {"generated_tokens", level.generated_tokens},
+      {"generated_tokens_per_second", level.generated_tokens_per_second},
+      {"time_to_first_token_ms",
+       {{"p50", ToJson(level.time_to_first_token_p50_ms)},
+        {"p90", ToJson(level.time_to_first_token_p90_ms)},
+        {"p99", ToJson(level.time_to_first_token_p99_ms)}}},
+      {"inter_token_ms",
+       {{"p50", ToJson(level.inter_token_p50_ms)},
+        {"p99", ToJson(level.inter_token_p99_ms)}}},
+      {"end_to_end_ms",
+       {{"p50", ToJson(level.end_to_end_p50_ms)},
+        {"p99", ToJson(level.end_to_end_p99_ms)}}},
+      {"stream_tokens_per_second_mean",
+       ToJson(level.stream_tokens_per_second_mean)},
+  };
+}
+
+}  // namespace
+
+std::string DescribeSettings(const BenchSettings& settings) {
+  const std::string length =
+      settings.requests.has_value()
+          ? absl::StrCat(*settings.requests, " requests per level")
+          : absl::StrCat(settings.duration_seconds.value_or(0), " s per level");
+  return absl::StrFormat(
+      "%s (%s, %s): prompt %d tokens, max_new_tokens %d, temperature %g, "
+      "seed %d, %s",
+      settings.model.name(), settings.model.architecture(),
+      settings.model.weight_type(), settings.prompt_tokens,
+      settings.max_new_tokens, settings.temperature, settings.seed, length);
+}
+
+std::string FormatTableHeader() {
+  return absl::StrCat(
+      absl::StrFormat("%11s %13s %10s  %24s  %16s  %18s  %10s\n", "",
+                      "requests", "generated", "time to first token (ms)",
+                      "inter-token (ms)", "end-to-end (ms)", "per stream"),
+      absl::StrFormat("%11s %6s %6s %10s  %8s%8s%8s  %8s%8s  %9s%9s  %10s\n",
+                      "concurrency", "ok", "failed", "tokens/s", "p50", "p90",
+                      "p99", "p50", "p99", "p50", "p99", "tokens/s"));
+}
+
+std::string FormatTableRow(const LevelSummary& level) {
+  std::string row =
+      absl::StrFormat("%11d %6d %6d %10.1f  %8s%8s%8s  %8s%8s  %9s%9s  %10s\n",
+                      level.concurrency, level.requests_ok,
+                      level.requests_failed, level.generated_tokens_per_second,
+                      FormatMilliseconds(level.time_to_first_token_p50_ms),
+                      FormatMilliseconds(level.time_to_first_token_p90_ms),
+                      FormatMilliseconds(level.time_to_first_token_p99_ms),
+                      FormatMilliseconds(level.inter_token_p50_ms),
+                      FormatMilliseconds(level.inter_token_p99_ms),
+                      FormatMilliseconds(level.end_to_end_p50_ms),
+                      FormatMilliseconds(level.end_to_end_p99_ms),
+                      FormatRate(level.stream_tokens_per_second_mean));
+  if (level.requests_failed > 0) absl::StrAppend(&row, FormatErrors(level));
+  return row;
+}
+
+std::string FormatJsonReport(const BenchSettings& settings,
+                             const std::vector<LevelSummary>& levels) {
+  nlohmann::ordered_json levels_json = nlohmann::ordered_json::array();
+  for (const LevelSummary& level : levels) {
+    levels_json.push_back(LevelToJson(level));
+  }
+  const nlohmann::ordered_json report = {
+      {"parameters", SettingsToJson(settings)},
+      {"model", ModelToJson(settings.model)},
+      {"levels", levels_json},
+  };
+  return report.dump(2) + "\n";
+}
+
+}  // namespace textgen::bench

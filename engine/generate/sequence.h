@@ -1,0 +1,98 @@
+#ifndef TEXTGEN_ENGINE_GENERATE_SEQUENCE_H_
+#define TEXTGEN_ENGINE_GENERATE_SEQUENCE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "engine/generate/sampler.h"
+#include "engine/tokenizer/incremental_detokenizer.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace textgen {
+
+enum class FinishReason { kEndOfSequence, kLength, kStopSequence, kCancelled };
+
+// One request for the autoregressive loop, already validated.
+struct GenerationRequest {
+  std::vector<int32_t> prompt;  // [prompt_tokens], 1..context_length ids below vocab_size
+  SamplingParams sampling;
+  uint64_t seed = 0;
+  int32_t max_new_tokens = 0;  // > 0
+  bool ignore_eos = false;
+};
+
+// What one step adds to the output. `token_id` is -1 for the final piece of
+// text that the detokenizer releases at the end.
+struct GenerationOutput {
+  int32_t token_id = -1;
+  std::string text;  // valid UTF-8, possibly empty
+};
+
+struct GenerationResult {
+  FinishReason finish_reason = FinishReason::kLength;
+  int32_t prompt_tokens = 0;
+  int32_t generated_tokens = 0;
+  uint64_t seed = 0;
+};
+
+// The state of one sequence in the autoregressive loop: its tokens, how many
+// of them the KV cache holds, its own sampler and detokenizer, and its stop
+// conditions. The loop that owns it feeds PendingTokens() through the model,
+// calls MarkCached, and hands the logits of the last token to Sample.
+class Sequence {
+ public:
+  // `tokenizer` must outlive the Sequence. A sampled token in
+  // `end_of_sequence_ids` ends the sequence unless the request ignores EOS;
+  // it is not output or counted.
+  Sequence(GenerationRequest request, const Tokenizer& tokenizer,
+           const std::vector<int32_t>& end_of_sequence_ids, int64_t context_length);
+
+  // Up to `max_tokens` tokens whose keys and values are not cached yet,
+  // starting at position cached().
+  absl::Span<const int32_t> PendingTokens(int64_t max_tokens) const;
+  void MarkCached(int64_t count) { cached_ += count; }
+  // Forgets the cache, so the next steps recompute it from the tokens (after
+  // the sequence's blocks were taken away).
+  void ResetCache() { cached_ = 0; }
+  int64_t cached() const { return cached_; }
+  int64_t total_tokens() const { return static_cast<int64_t>(tokens_.size()); }
+  // True when every token is cached and the next step samples.
+  bool ReadyToSample() const { return cached_ == total_tokens(); }
+
+  // What Sample produced: an output unless the sampled token ended the
+  // sequence, and the finish reason once the sequence is done.
+  struct SampleResult {
+    std::optional<GenerationOutput> output;
+    std::optional<FinishReason> finish;
+  };
+
+  // Samples the next token from `logits` [vocab_size], the model's output for
+  // the last token, appends it and checks the stop conditions.
+  SampleResult Sample(absl::Span<const float> logits);
+
+  // Returns text the detokenizer still holds (an incomplete character at the
+  // end) as U+FFFD, or an empty string.
+  std::string FlushText() { return detokenizer_.Flush(); }
+
+  GenerationResult Result(FinishReason reason) const;
+  const GenerationRequest& request() const { return request_; }
+
+ private:
+  bool IsEndOfSequence(int32_t token) const;
+
+  GenerationRequest request_;
+  const std::vector<int32_t>& end_of_sequence_ids_;
+  int64_t context_length_;
+  std::vector<int32_t> tokens_;  // prompt, then every generated token
+  int64_t cached_ = 0;
+  int32_t generated_ = 0;
+  Sampler sampler_;
+  IncrementalDetokenizer detokenizer_;
+};
+
+}  // namespace textgen
+
+#endif  // TEXTGEN_ENGINE_GENERATE_SEQUENCE_H_
