@@ -1,45 +1,84 @@
 #include "engine/compute/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "engine/compute/softmax.h"
 
 namespace textgen {
 
+namespace {
+
+// Attention of one query head at one position over cache positions
+// 0..visible-1; `scores` holds `visible` floats.
+void AttendOneHead(const float* q, int64_t visible, const KvLayerView& cache, int64_t kv_offset,
+                   int64_t head_dim, float* scores, float* out) {
+  // Divides rather than multiplies by 1/sqrt, as llama2.c does.
+  const float sqrt_head_dim = std::sqrt(static_cast<float>(head_dim));
+
+  // Scores against every visible key. The SIMD reduction fixes the
+  // summation order by head_dim alone, so results do not depend on the
+  // batch or the thread.
+  for (int64_t j = 0; j < visible; ++j) {
+    const float* k = cache.key_row(j) + kv_offset;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t i = 0; i < head_dim; ++i) dot += q[i] * k[i];
+    scores[j] = dot / sqrt_head_dim;
+  }
+
+  Softmax(scores, visible);
+
+  // Weighted sum of the values.
+  std::memset(out, 0, sizeof(float) * head_dim);
+  for (int64_t j = 0; j < visible; ++j) {
+    const float* v = cache.value_row(j) + kv_offset;
+    const float weight = scores[j];
+#pragma omp simd
+    for (int64_t i = 0; i < head_dim; ++i) out[i] += weight * v[i];
+  }
+}
+
+}  // namespace
+
 void CausalAttention(const float* queries, int64_t rows, int64_t first_position,
-                     const KvLayerView& cache, const AttentionShape& shape, float* scratch,
-                     float* out) {
+                     const KvLayerView& cache, const AttentionShape& shape, float* out) {
+  const AttentionSequence sequence{queries, rows, first_position, cache, out};
+  BatchedCausalAttention(&sequence, 1, shape);
+}
+
+void BatchedCausalAttention(const AttentionSequence* sequences, int64_t count,
+                            const AttentionShape& shape) {
   const int64_t q_dim = shape.n_heads * shape.head_dim;
   const int64_t group_size = shape.n_heads / shape.n_kv_heads;
-  // Divides rather than multiplies by 1/sqrt, as llama2.c does, so float
-  // rounding matches it.
-  const float sqrt_head_dim = std::sqrt(static_cast<float>(shape.head_dim));
 
-  for (int64_t t = 0; t < rows; ++t) {
-    const int64_t visible = first_position + t + 1;
-    for (int64_t h = 0; h < shape.n_heads; ++h) {
-      const float* q = queries + t * q_dim + h * shape.head_dim;
-      const int64_t kv_offset = (h / group_size) * shape.head_dim;
+  // Every (sequence, row, head) triple is independent; threads split them.
+  // first_task[s] is the index of sequence s's first triple.
+  std::vector<int64_t> first_task(count + 1, 0);
+  int64_t longest = 0;
+  for (int64_t s = 0; s < count; ++s) {
+    first_task[s + 1] = first_task[s] + sequences[s].rows * shape.n_heads;
+    longest = std::max(longest, sequences[s].first_position + sequences[s].rows);
+  }
 
-      // Scores against every visible key.
-      for (int64_t j = 0; j < visible; ++j) {
-        const float* k = cache.key_row(j) + kv_offset;
-        float dot = 0.0f;
-        for (int64_t i = 0; i < shape.head_dim; ++i) dot += q[i] * k[i];
-        scratch[j] = dot / sqrt_head_dim;
-      }
-
-      Softmax(scratch, visible);
-
-      // Weighted sum of the values.
-      float* o = out + t * q_dim + h * shape.head_dim;
-      std::memset(o, 0, sizeof(float) * shape.head_dim);
-      for (int64_t j = 0; j < visible; ++j) {
-        const float* v = cache.value_row(j) + kv_offset;
-        const float weight = scratch[j];
-        for (int64_t i = 0; i < shape.head_dim; ++i) o[i] += weight * v[i];
-      }
+#pragma omp parallel
+  {
+    std::vector<float> scores(longest);
+    int64_t s = 0;
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < first_task[count]; ++task) {
+      while (task >= first_task[s + 1]) ++s;
+      while (task < first_task[s]) --s;
+      const AttentionSequence& sequence = sequences[s];
+      const int64_t local = task - first_task[s];
+      const int64_t t = local / shape.n_heads;
+      const int64_t h = local % shape.n_heads;
+      AttendOneHead(sequence.queries + t * q_dim + h * shape.head_dim,
+                    sequence.first_position + t + 1, sequence.cache,
+                    (h / group_size) * shape.head_dim, shape.head_dim, scores.data(),
+                    sequence.out + t * q_dim + h * shape.head_dim);
     }
   }
 }

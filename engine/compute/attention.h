@@ -39,11 +39,24 @@ struct KvLayerView {
 //   s[j]        = q[t, h] . k[j, g] / sqrt(head_dim),   g = h / (n_heads / n_kv_heads)
 //   out[t, h]   = sum_j softmax(s)[j] * v[j, g]
 // queries and out are [rows, n_heads * head_dim]; the cache must hold
-// positions up to first_position + rows - 1; scratch holds
-// first_position + rows floats.
+// positions up to first_position + rows - 1. Runs on OpenMP threads.
 void CausalAttention(const float* queries, int64_t rows, int64_t first_position,
-                     const KvLayerView& cache, const AttentionShape& shape, float* scratch,
-                     float* out);
+                     const KvLayerView& cache, const AttentionShape& shape, float* out);
+
+// One sequence's part of a batched attention call; the fields are those of
+// CausalAttention.
+struct AttentionSequence {
+  const float* queries = nullptr;  // [rows, n_heads * head_dim]
+  int64_t rows = 0;
+  int64_t first_position = 0;
+  KvLayerView cache;
+  float* out = nullptr;  // [rows, n_heads * head_dim]
+};
+
+// CausalAttention of several sequences in one parallel region, which costs
+// one thread wake-up per layer instead of one per sequence.
+void BatchedCausalAttention(const AttentionSequence* sequences, int64_t count,
+                            const AttentionShape& shape);
 
 }  // namespace textgen
 

@@ -2,7 +2,9 @@
 
 #include <omp.h>
 
+#include <cstring>
 #include <optional>
+#include <unordered_map>
 #include <tuple>
 #include <utility>
 
@@ -30,14 +32,18 @@ memory::data_type DataTypeOf(WeightType type) {
 
 struct PackedMatrix::Storage {
   memory packed;  // [in_features, out_features] in oneDNN's chosen layout
+  memory bias;    // [1, out_features] f32, or empty
 };
 
 PackedMatrix::PackedMatrix(std::unique_ptr<Storage> storage, int64_t in_features,
-                           int64_t out_features, WeightType type)
+                           int64_t out_features, WeightType type, bool has_bias,
+                           Activation activation)
     : storage_(std::move(storage)),
       in_features_(in_features),
       out_features_(out_features),
-      type_(type) {}
+      type_(type),
+      has_bias_(has_bias),
+      activation_(activation) {}
 PackedMatrix::~PackedMatrix() = default;
 PackedMatrix::PackedMatrix(PackedMatrix&&) noexcept = default;
 PackedMatrix& PackedMatrix::operator=(PackedMatrix&&) noexcept = default;
@@ -57,14 +63,35 @@ struct CachedMatmul {
 struct DnnlMatmul::State {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
-  absl::flat_hash_map<std::tuple<int64_t, int64_t, int64_t, WeightType>, CachedMatmul> cache;
+  // Keyed by rows, in_features, out_features, weight type, bias, activation.
+  absl::flat_hash_map<std::tuple<int64_t, int64_t, int64_t, WeightType, bool, Activation>,
+                      CachedMatmul>
+      cache;
 };
+
+namespace {
+
+memory::desc BiasDesc(int64_t out_features) {
+  return memory::desc({1, out_features}, memory::data_type::f32, Tag::ab);
+}
+
+dnnl::primitive_attr AttributesFor(Activation activation) {
+  dnnl::primitive_attr attributes;
+  if (activation == Activation::kGeluTanh) {
+    dnnl::post_ops post_ops;
+    post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_tanh, 0.0f, 0.0f);
+    attributes.set_post_ops(post_ops);
+  }
+  return attributes;
+}
+
+}  // namespace
 
 DnnlMatmul::DnnlMatmul() : state_(std::make_unique<State>()) {}
 DnnlMatmul::~DnnlMatmul() = default;
 
 PackedMatrix DnnlMatmul::Pack(const float* weights, int64_t out_features, int64_t in_features,
-                              WeightType type) {
+                              WeightType type, const float* bias, Activation activation) {
   memory::data_type data_type = DataTypeOf(type);
   memory::desc src_desc({kPackRows, in_features}, data_type, Tag::ab);
   memory::desc any_weights({in_features, out_features}, data_type, Tag::any);
@@ -80,20 +107,29 @@ PackedMatrix DnnlMatmul::Pack(const float* weights, int64_t out_features, int64_
   dnnl::reorder(user, storage->packed).execute(state_->stream, user, storage->packed);
   state_->stream.wait();
 
-  return PackedMatrix(std::move(storage), in_features, out_features, type);
+  if (bias != nullptr) {
+    storage->bias = memory(BiasDesc(out_features), state_->engine);
+    std::memcpy(storage->bias.get_data_handle(), bias, out_features * sizeof(float));
+  }
+  return PackedMatrix(std::move(storage), in_features, out_features, type, bias != nullptr,
+                      activation);
 }
 
 void DnnlMatmul::Multiply(const float* x, int64_t rows, const PackedMatrix& w, float* y) {
-  auto key = std::make_tuple(rows, w.in_features(), w.out_features(), w.type());
+  auto key = std::make_tuple(rows, w.in_features(), w.out_features(), w.type(), w.has_bias(),
+                             w.activation());
   auto [it, inserted] = state_->cache.try_emplace(key);
   CachedMatmul& cached = it->second;
   if (inserted) {
     memory::data_type data_type = DataTypeOf(w.type());
     cached.src_desc = memory::desc({rows, w.in_features()}, data_type, Tag::ab);
     cached.dst_desc = memory::desc({rows, w.out_features()}, memory::data_type::f32, Tag::ab);
-    dnnl::matmul::primitive_desc pd(
-        dnnl::matmul::desc(cached.src_desc, w.storage_->packed.get_desc(), cached.dst_desc),
-        state_->engine);
+    const memory::desc weights_desc = w.storage_->packed.get_desc();
+    dnnl::matmul::desc desc =
+        w.has_bias() ? dnnl::matmul::desc(cached.src_desc, weights_desc,
+                                          BiasDesc(w.out_features()), cached.dst_desc)
+                     : dnnl::matmul::desc(cached.src_desc, weights_desc, cached.dst_desc);
+    dnnl::matmul::primitive_desc pd(desc, AttributesFor(w.activation()), state_->engine);
     cached.matmul = dnnl::matmul(pd);
     if (w.type() == WeightType::kBF16) {
       cached.f32_src_desc = memory::desc({rows, w.in_features()}, memory::data_type::f32, Tag::ab);
@@ -112,9 +148,10 @@ void DnnlMatmul::Multiply(const float* x, int64_t rows, const PackedMatrix& w, f
   } else {
     src = memory(cached.src_desc, state_->engine, const_cast<float*>(x));
   }
-  cached.matmul.execute(state_->stream, {{DNNL_ARG_SRC, src},
-                                         {DNNL_ARG_WEIGHTS, w.storage_->packed},
-                                         {DNNL_ARG_DST, dst}});
+  std::unordered_map<int, memory> arguments = {
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w.storage_->packed}, {DNNL_ARG_DST, dst}};
+  if (w.has_bias()) arguments[DNNL_ARG_BIAS] = w.storage_->bias;
+  cached.matmul.execute(state_->stream, arguments);
   state_->stream.wait();
 }
 

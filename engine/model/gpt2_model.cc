@@ -22,16 +22,14 @@ Gpt2Model::Gpt2Model(const Gpt2Weights& weights, WeightType weight_type, std::st
     layers_.push_back(PackedLayer{
         layer.attention_norm_weight,
         layer.attention_norm_bias,
-        matmul_.Pack(layer.qkv_weight.data(), 3 * dim, dim, weight_type),
-        layer.qkv_bias,
-        matmul_.Pack(layer.output_weight.data(), dim, dim, weight_type),
-        layer.output_bias,
+        matmul_.Pack(layer.qkv_weight.data(), 3 * dim, dim, weight_type, layer.qkv_bias.data()),
+        matmul_.Pack(layer.output_weight.data(), dim, dim, weight_type,
+                     layer.output_bias.data()),
         layer.ffn_norm_weight,
         layer.ffn_norm_bias,
-        matmul_.Pack(layer.up_weight.data(), hidden, dim, weight_type),
-        layer.up_bias,
-        matmul_.Pack(layer.down_weight.data(), dim, hidden, weight_type),
-        layer.down_bias,
+        matmul_.Pack(layer.up_weight.data(), hidden, dim, weight_type, layer.up_bias.data(),
+                     Activation::kGeluTanh),
+        matmul_.Pack(layer.down_weight.data(), dim, hidden, weight_type, layer.down_bias.data()),
     });
   }
 
@@ -76,7 +74,6 @@ void Gpt2Model::Resize(int64_t rows, int64_t sequences) {
   a.attention.resize(rows * dim);
   a.projected.resize(rows * dim);
   a.hidden.resize(rows * config_.hidden_dim);
-  a.scores.resize(config_.context_length);
   a.last.resize(sequences * dim);
   a.logits.resize(sequences * config_.vocab_size);
 }
@@ -103,11 +100,11 @@ void Gpt2Model::AttentionBlock(const PackedLayer& layer, int64_t layer_index,
             rows, dim, config_.layer_norm_epsilon, a.normed.data());
 
   matmul_.Multiply(a.normed.data(), rows, layer.qkv, a.qkv.data());
-  AddBias(a.qkv.data(), layer.qkv_bias.data(), rows, 3 * dim);
 
   // Split each row [q | k | v]: queries to their own buffer, keys and values
   // into the sequence's cache, then attend over that cache.
   const AttentionShape shape{config_.n_heads, config_.n_heads, config_.head_dim()};
+  std::vector<AttentionSequence> attention_batch;
   int64_t row = 0;
   for (const SequenceStep& step : steps) {
     const int64_t step_rows = static_cast<int64_t>(step.tokens.size());
@@ -120,30 +117,30 @@ void Gpt2Model::AttentionBlock(const PackedLayer& layer, int64_t layer_index,
                   dim * sizeof(float));
     }
 
-    CausalAttention(a.q.data() + row * dim, step_rows, step.first_position,
-                    step.cache->layer_view(layer_index), shape, a.scores.data(),
-                    a.attention.data() + row * dim);
+    attention_batch.push_back(AttentionSequence{a.q.data() + row * dim, step_rows,
+                                                step.first_position,
+                                                step.cache->layer_view(layer_index),
+                                                a.attention.data() + row * dim});
     row += step_rows;
   }
+  BatchedCausalAttention(attention_batch.data(), static_cast<int64_t>(attention_batch.size()),
+                         shape);
 
   matmul_.Multiply(a.attention.data(), rows, layer.output, a.projected.data());
-  AddBias(a.projected.data(), layer.output_bias.data(), rows, dim);
   AddResidual(a.x.data(), a.projected.data(), rows * dim);
 }
 
 void Gpt2Model::FeedForwardBlock(const PackedLayer& layer, int64_t rows) {
-  const int64_t dim = config_.dim, hidden = config_.hidden_dim;
+  const int64_t dim = config_.dim;
   Activations& a = activations_;
 
   LayerNorm(a.x.data(), layer.ffn_norm_weight.data(), layer.ffn_norm_bias.data(), rows, dim,
             config_.layer_norm_epsilon, a.normed.data());
 
+  // The bias and GELU are fused into the up projection's matmul.
   matmul_.Multiply(a.normed.data(), rows, layer.up, a.hidden.data());
-  AddBias(a.hidden.data(), layer.up_bias.data(), rows, hidden);
-  GeluTanh(a.hidden.data(), rows * hidden);
 
   matmul_.Multiply(a.hidden.data(), rows, layer.down, a.projected.data());
-  AddBias(a.projected.data(), layer.down_bias.data(), rows, dim);
   AddResidual(a.x.data(), a.projected.data(), rows * dim);
 }
 

@@ -31,16 +31,12 @@ class Gpt2Model : public Model {
   struct PackedLayer {
     std::vector<float> attention_norm_weight;  // [dim]
     std::vector<float> attention_norm_bias;    // [dim]
-    PackedMatrix qkv;                          // [3 * dim, dim]
-    std::vector<float> qkv_bias;               // [3 * dim]
-    PackedMatrix output;                       // [dim, dim]
-    std::vector<float> output_bias;            // [dim]
+    PackedMatrix qkv;                          // [3 * dim, dim] with bias
+    PackedMatrix output;                       // [dim, dim] with bias
     std::vector<float> ffn_norm_weight;        // [dim]
     std::vector<float> ffn_norm_bias;          // [dim]
-    PackedMatrix up;                           // [hidden_dim, dim]
-    std::vector<float> up_bias;                // [hidden_dim]
-    PackedMatrix down;                         // [dim, hidden_dim]
-    std::vector<float> down_bias;              // [dim]
+    PackedMatrix up;                           // [hidden_dim, dim] with bias, then GELU
+    PackedMatrix down;                         // [dim, hidden_dim] with bias
   };
 
   // Buffers of one forward pass, sized for its total row count.
@@ -52,7 +48,6 @@ class Gpt2Model : public Model {
     std::vector<float> attention;  // [rows, dim]
     std::vector<float> projected;  // [rows, dim]
     std::vector<float> hidden;     // [rows, hidden_dim]
-    std::vector<float> scores;     // [context_length]
     std::vector<float> last;       // [sequences, dim]
     std::vector<float> logits;     // [sequences, vocab_size]
   };

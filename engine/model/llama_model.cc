@@ -75,7 +75,6 @@ void LlamaModel::Resize(int64_t rows, int64_t sequences) {
   a.projected.resize(rows * dim);
   a.gate.resize(rows * hidden);
   a.up.resize(rows * hidden);
-  a.scores.resize(config_.context_length);
   a.last.resize(sequences * dim);
   a.logits.resize(sequences * config_.vocab_size);
 }
@@ -106,6 +105,7 @@ void LlamaModel::AttentionBlock(const PackedLayer& layer, int64_t layer_index,
   // Rotate each row's queries and keys by its position, append its keys and
   // values to its sequence's cache, then attend over that cache.
   const AttentionShape shape{config_.n_heads, config_.n_kv_heads, head_dim};
+  std::vector<AttentionSequence> attention_batch;
   int64_t row = 0;
   for (const SequenceStep& step : steps) {
     const int64_t step_rows = static_cast<int64_t>(step.tokens.size());
@@ -120,11 +120,14 @@ void LlamaModel::AttentionBlock(const PackedLayer& layer, int64_t layer_index,
                   kv_dim * sizeof(float));
     }
 
-    CausalAttention(a.q.data() + row * dim, step_rows, step.first_position,
-                    step.cache->layer_view(layer_index), shape, a.scores.data(),
-                    a.attention.data() + row * dim);
+    attention_batch.push_back(AttentionSequence{a.q.data() + row * dim, step_rows,
+                                                step.first_position,
+                                                step.cache->layer_view(layer_index),
+                                                a.attention.data() + row * dim});
     row += step_rows;
   }
+  BatchedCausalAttention(attention_batch.data(), static_cast<int64_t>(attention_batch.size()),
+                         shape);
 
   matmul_.Multiply(a.attention.data(), rows, layer.wo, a.projected.data());
   AddResidual(a.x.data(), a.projected.data(), rows * dim);

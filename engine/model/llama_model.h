@@ -50,7 +50,6 @@ class LlamaModel : public Model {
     std::vector<float> projected;  // [rows, dim]
     std::vector<float> gate;       // [rows, hidden_dim]
     std::vector<float> up;         // [rows, hidden_dim]
-    std::vector<float> scores;     // [context_length]
     std::vector<float> last;       // [sequences, dim]
     std::vector<float> logits;     // [sequences, vocab_size]
   };

@@ -107,12 +107,10 @@ TEST_P(CausalAttentionTest, MatchesMaskedMatrixForm) {
   std::vector<float> queries = RandomValues(c.rows * q_dim, 1);
   std::vector<float> keys = RandomValues(positions * kv_dim, 2);
   std::vector<float> values = RandomValues(positions * kv_dim, 3);
-  std::vector<float> scratch(positions);
   std::vector<float> out(c.rows * q_dim, NAN);
 
   PagedCache cache(keys, values, kv_dim, c.block_size);
-  CausalAttention(queries.data(), c.rows, c.first_position, cache.view, c.shape, scratch.data(),
-                  out.data());
+  CausalAttention(queries.data(), c.rows, c.first_position, cache.view, c.shape, out.data());
 
   std::vector<double> expected =
       ReferenceAttention(queries, c.rows, c.first_position, keys, values, c.shape);
@@ -133,14 +131,14 @@ TEST(CausalAttentionFutureTest, LaterKeysDoNotChangeEarlierRows) {
   std::vector<float> queries = RandomValues(3 * 8, 4);
   std::vector<float> keys = RandomValues(3 * 4, 5);
   std::vector<float> values = RandomValues(3 * 4, 6);
-  std::vector<float> scratch(3), first(3 * 8), second(3 * 8);
+  std::vector<float> first(3 * 8), second(3 * 8);
 
   PagedCache before(keys, values, 4, 2);
-  CausalAttention(queries.data(), 3, 0, before.view, shape, scratch.data(), first.data());
+  CausalAttention(queries.data(), 3, 0, before.view, shape, first.data());
   // Change the last position's key and value: rows 0 and 1 cannot see it.
   for (int i = 8; i < 12; ++i) keys[i] = values[i] = 100.0f;
   PagedCache after(keys, values, 4, 2);
-  CausalAttention(queries.data(), 3, 0, after.view, shape, scratch.data(), second.data());
+  CausalAttention(queries.data(), 3, 0, after.view, shape, second.data());
 
   for (int i = 0; i < 16; ++i) EXPECT_EQ(first[i], second[i]) << "index " << i;
   EXPECT_NE(first[16], second[16]);

@@ -80,6 +80,32 @@ INSTANTIATE_TEST_SUITE_P(Shapes, DnnlMatmulTest,
                                            MatmulCase{16, 172, 64}, MatmulCase{33, 64, 512},
                                            MatmulCase{100, 96, 40}, MatmulCase{1, 768, 2304}));
 
+TEST(DnnlMatmulEpilogueTest, BiasAndGeluAreFused) {
+  const int64_t rows = 5, in = 96, out = 40;
+  std::vector<float> x = RandomValues(rows * in, 6);
+  std::vector<float> w = RandomValues(out * in, 7);
+  std::vector<float> bias = RandomValues(out, 8);
+  const double pi = std::acos(-1.0);
+
+  DnnlMatmul matmul;
+  PackedMatrix plain = matmul.Pack(w.data(), out, in, WeightType::kF32, bias.data());
+  PackedMatrix gelu =
+      matmul.Pack(w.data(), out, in, WeightType::kF32, bias.data(), Activation::kGeluTanh);
+  std::vector<float> y_plain(rows * out), y_gelu(rows * out);
+  matmul.Multiply(x.data(), rows, plain, y_plain.data());
+  matmul.Multiply(x.data(), rows, gelu, y_gelu.data());
+
+  std::vector<double> expected = ReferenceMatmul(x, w, rows, in, out);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t o = 0; o < out; ++o) {
+      const double z = expected[r * out + o] + bias[o];
+      const double g = 0.5 * z * (1.0 + std::tanh(std::sqrt(2.0 / pi) * (z + 0.044715 * z * z * z)));
+      ASSERT_NEAR(y_plain[r * out + o], z, 1e-4) << "row " << r << " column " << o;
+      ASSERT_NEAR(y_gelu[r * out + o], g, 1e-4) << "row " << r << " column " << o;
+    }
+  }
+}
+
 TEST(DnnlMatmulReuseTest, SamePackedMatrixServesManyRowCounts) {
   const int64_t in = 64, out = 48;
   std::vector<float> w = RandomValues(out * in, 5);
