@@ -21,8 +21,8 @@ struct ServiceOptions {
 };
 
 // The TextGeneration service. Each Generate call submits its request to the
-// scheduler, which batches it with the others, and sends the request's
-// output to the client as it arrives; a slow client gets it coalesced.
+// scheduler, which batches it with the others. The call sends the request's
+// output to the client as it arrives, coalesced when the client reads slowly.
 class GenerationService final : public v1::TextGeneration::Service {
  public:
   // `model` must outlive the service.

@@ -12,7 +12,7 @@ namespace textgen {
 namespace {
 
 // Attention of one query head at one position over cache positions
-// 0..visible-1; `scores` holds `visible` floats.
+// 0..visible-1; `scores` has room for `visible` floats.
 void AttendOneHead(const float* q, int64_t visible, const KvLayerView& cache, int64_t kv_offset,
                    int64_t head_dim, float* scores, float* out) {
   // Divides rather than multiplies by 1/sqrt, as llama2.c does.

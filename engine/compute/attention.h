@@ -13,8 +13,8 @@ struct AttentionShape {
   int64_t head_dim = 0;
 };
 
-// Where one layer's cached keys and values of one sequence are. The cache is
-// paged: position p lives in block block_ids[p / block_size], whose storage
+// The location of one layer's cached keys and values of one sequence. The
+// cache is paged: position p lives in block block_ids[p / block_size], whose storage
 // starts at base + block_id * block_stride. Within a block, this layer's keys
 // are [block_size, kv_dim] at layer_offset and its values follow at
 // layer_offset + value_offset.

@@ -9,7 +9,8 @@
 
 namespace textgen {
 
-// What a matmul applies to its output, fused into the same primitive.
+// The activation a matmul applies to its output, fused into the same
+// primitive.
 enum class Activation { kNone, kGeluTanh };
 
 // A weight matrix W [out_features, in_features], reordered once into the

@@ -24,7 +24,7 @@ struct GenerationRequest {
   bool ignore_eos = false;
 };
 
-// What one step adds to the output. `token_id` is -1 for the final piece of
+// The output one step adds. `token_id` is -1 for the final piece of
 // text that the detokenizer releases at the end.
 struct GenerationOutput {
   int32_t token_id = -1;
@@ -62,7 +62,7 @@ class Sequence {
   // True when every token is cached and the next step samples.
   bool ReadyToSample() const { return cached_ == total_tokens(); }
 
-  // What Sample produced: an output unless the sampled token ended the
+  // The outcome of Sample: an output unless the sampled token ended the
   // sequence, and the finish reason once the sequence is done.
   struct SampleResult {
     std::optional<GenerationOutput> output;

@@ -11,7 +11,7 @@
 
 namespace textgen {
 
-// What a client may learn about the served model.
+// The description of the served model that clients receive.
 struct ModelDescription {
   std::string name;
   std::string architecture;  // "llama" or "gpt2"

@@ -26,7 +26,7 @@ class RequestStream {
     bool empty() const { return token_ids.empty() && text.empty(); }
   };
 
-  // What Wait returns: the pending output, and the result once the request
+  // The result of Wait: the pending output, and the result once the request
   // has finished (after which nothing more arrives).
   struct Update {
     Chunk chunk;

@@ -20,7 +20,7 @@
 
 namespace textgen {
 
-// What the scheduler reports about one step, for metrics.
+// The scheduler's report on one step, for metrics.
 struct StepReport {
   int64_t tokens = 0;     // rows of the step's forward pass
   int64_t sequences = 0;  // sequences in it

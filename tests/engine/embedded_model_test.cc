@@ -72,7 +72,7 @@ TEST_F(EmbeddedModelTest, LastLogitsMatchTorch) {
   }
 }
 
-TEST_F(EmbeddedModelTest, LogitsAgreeWhetherPromptIsFedAtOnceOrTokenByToken) {
+TEST_F(EmbeddedModelTest, TokenByTokenMatchesWholePrompt) {
   Model& model = *loaded_->model;
   const int64_t vocab = model.description().vocab_size;
   const auto& c = (*golden_)["logits"][0];

@@ -200,7 +200,8 @@ TEST_F(GenerateTest, DifferentSeedsDiffer) {
   StreamResult a = Call(request);
   request.mutable_sampling()->set_seed(2);
   StreamResult b = Call(request);
-  ASSERT_TRUE(a.status.ok() && b.status.ok());
+  ASSERT_TRUE(a.status.ok()) << a.status.error_message();
+  ASSERT_TRUE(b.status.ok()) << b.status.error_message();
   EXPECT_NE(a.TokenIds(), b.TokenIds());
 }
 
