@@ -12,6 +12,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -147,6 +149,12 @@ int Run() {
   options.scheduler.kv_cache_bytes = int64_t{absl::GetFlag(FLAGS_kv_cache_mib)} << 20;
   options.scheduler.prefill_chunk = absl::GetFlag(FLAGS_prefill_chunk);
   GenerationService service(*loaded, options);
+  LogInfo(absl::StrFormat(
+      "scheduler: max_running=%d max_waiting=%d prefill_chunk=%d kv_cache_blocks=%d "
+      "(%d positions each, %d MiB)",
+      options.scheduler.max_running, options.scheduler.max_waiting, options.scheduler.prefill_chunk,
+      service.scheduler().kv_blocks_total(), options.scheduler.kv_block_size,
+      absl::GetFlag(FLAGS_kv_cache_mib)));
   absl::StatusOr<RunningServer> running = StartGrpcServer(&service, absl::GetFlag(FLAGS_listen));
   if (!running.ok()) {
     LogError(running.status().message());
@@ -181,7 +189,16 @@ int main(int argc, char** argv) {
 
   absl::SetProgramUsageMessage(
       "Serves a text-generation model over gRPC.\n"
-      "Usage: textgen-server [--model PATH] [--tokenizer PATH] [--listen HOST:PORT]");
+      "Usage: textgen-server [--model PATH] [--tokenizer PATH] [--listen HOST:PORT]\n"
+      "Flags may be written with dashes or underscores (--kv-cache-mib, --kv_cache_mib).");
+  // --help lists the flags of this file, which absl would skip because the
+  // file name differs from the program name.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "server/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   std::vector<std::string> arguments = textgen::NormalizeFlagNames(argc, argv);
   std::vector<char*> pointers = textgen::ArgvPointers(arguments);
   absl::ParseCommandLine(static_cast<int>(arguments.size()), pointers.data());
