@@ -58,12 +58,20 @@ void BatchedCausalAttention(const AttentionSequence* sequences, int64_t count,
   // first_task[s] is the index of sequence s's first triple.
   std::vector<int64_t> first_task(count + 1, 0);
   int64_t longest = 0;
+  int64_t multiply_adds = 0;
   for (int64_t s = 0; s < count; ++s) {
-    first_task[s + 1] = first_task[s] + sequences[s].rows * shape.n_heads;
-    longest = std::max(longest, sequences[s].first_position + sequences[s].rows);
+    const AttentionSequence& sequence = sequences[s];
+    first_task[s + 1] = first_task[s] + sequence.rows * shape.n_heads;
+    longest = std::max(longest, sequence.first_position + sequence.rows);
+    multiply_adds += 2 * sequence.rows * shape.n_heads * shape.head_dim *
+                     (sequence.first_position + sequence.rows);
   }
 
-#pragma omp parallel
+  // Waking a second thread costs microseconds, more than a small model's
+  // attention over a short context takes alone; the threshold is a rough
+  // estimate of where threads start to pay off on this CPU.
+  constexpr int64_t kParallelMultiplyAdds = 1 << 16;
+#pragma omp parallel if (multiply_adds >= kParallelMultiplyAdds)
   {
     std::vector<float> scores(longest);
     int64_t s = 0;
