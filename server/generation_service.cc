@@ -134,12 +134,16 @@ absl::StatusOr<RunningServer> StartGrpcServer(grpc::Service* service,
                                               const std::string& address) {
   RunningServer running;
   grpc::ServerBuilder builder;
+  // Without this, gRPC sets SO_REUSEPORT and a second server on a busy port
+  // starts "successfully" and shares the port's calls with the first.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &running.port);
   builder.RegisterService(service);
   running.server = builder.BuildAndStart();
   if (running.server == nullptr || running.port == 0) {
     return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", address, "; is the address valid and the port free?"));
+        absl::StrCat("cannot listen on ", address,
+                     ": the address is invalid or the port is in use; pick another --listen"));
   }
   return running;
 }

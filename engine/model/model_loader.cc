@@ -67,8 +67,9 @@ WeightType ChooseWeightType(const ModelFiles& files, const GgufFile* file) {
 absl::StatusOr<LoadedModel> LoadLlama2c(const ModelFiles& files) {
   if (files.tokenizer_path.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        files.model_path, ": llama2.c checkpoints carry no vocabulary; pass the matching "
-                          "llama2.c tokenizer file with --tokenizer"));
+        files.model_path,
+        ": not a GGUF file (it does not start with the bytes \"GGUF\"); if it is a llama2.c "
+        "checkpoint, pass its tokenizer file with --tokenizer"));
   }
 
   ASSIGN_OR_RETURN(LlamaWeights weights, ReadLlama2cCheckpoint(files.model_path));

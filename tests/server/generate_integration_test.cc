@@ -345,6 +345,14 @@ TEST_F(GenerateTest, ConcurrentClientsEachGetTheirOwnStream) {
   }
 }
 
+TEST_F(GenerateTest, BusyPortIsRejected) {
+  const std::string address = "127.0.0.1:" + std::to_string(running_->port);
+  absl::StatusOr<RunningServer> second = StartGrpcServer(service_, address);
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(second.status().message(), HasSubstr("port is in use"));
+  EXPECT_THAT(second.status().message(), HasSubstr(address));
+}
+
 TEST_F(GenerateTest, ModelInfoDescribesStories260K) {
   auto stub = NewStub();
   grpc::ClientContext context;
@@ -480,6 +488,16 @@ TEST(ExecutablesTest, ServerExitsWithMessageOnBadModel) {
                   "--listen", "127.0.0.1:0"});
   const std::string message = server.WaitForStderrLine(std::regex("(cannot load the model: .*)"));
   EXPECT_THAT(message, HasSubstr(kTokenizer));
+  EXPECT_EQ(server.Wait(), 1);
+}
+
+TEST(ExecutablesTest, ServerNamesFileThatIsNoModel) {
+  const std::string path = testing::SourceDir() + "/README.md";
+  Process server({testing::BinaryDir() + "/server/textgen-server", "--model", path, "--listen",
+                  "127.0.0.1:0"});
+  const std::string message = server.WaitForStderrLine(std::regex("(cannot load the model: .*)"));
+  EXPECT_THAT(message, HasSubstr(path));
+  EXPECT_THAT(message, HasSubstr("not a GGUF file"));
   EXPECT_EQ(server.Wait(), 1);
 }
 
