@@ -11,6 +11,19 @@ namespace textgen {
 
 namespace {
 
+// Calls visit(j, key_row, value_row) for cache positions 0..visible-1 in
+// order, walking block by block so that no position needs a division.
+template <typename Visit>
+void ForEachPosition(const KvLayerView& cache, int64_t visible, int64_t kv_offset, Visit visit) {
+  int64_t j = 0;
+  for (int64_t block = 0; j < visible; ++block) {
+    const float* key = cache.base + cache.block_ids[block] * cache.block_stride +
+                       cache.layer_offset + kv_offset;
+    const int64_t end = std::min(visible, j + cache.block_size);
+    for (; j < end; ++j, key += cache.kv_dim) visit(j, key, key + cache.value_offset);
+  }
+}
+
 // Attention of one query head at one position over cache positions
 // 0..visible-1; `scores` has room for `visible` floats.
 void AttendOneHead(const float* q, int64_t visible, const KvLayerView& cache, int64_t kv_offset,
@@ -21,24 +34,22 @@ void AttendOneHead(const float* q, int64_t visible, const KvLayerView& cache, in
   // Scores against every visible key. The SIMD reduction fixes the
   // summation order by head_dim alone, so results do not depend on the
   // batch or the thread.
-  for (int64_t j = 0; j < visible; ++j) {
-    const float* k = cache.key_row(j) + kv_offset;
+  ForEachPosition(cache, visible, kv_offset, [&](int64_t j, const float* k, const float*) {
     float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
     for (int64_t i = 0; i < head_dim; ++i) dot += q[i] * k[i];
     scores[j] = dot / sqrt_head_dim;
-  }
+  });
 
   Softmax(scores, visible);
 
   // Weighted sum of the values.
   std::memset(out, 0, sizeof(float) * head_dim);
-  for (int64_t j = 0; j < visible; ++j) {
-    const float* v = cache.value_row(j) + kv_offset;
+  ForEachPosition(cache, visible, kv_offset, [&](int64_t j, const float*, const float* v) {
     const float weight = scores[j];
 #pragma omp simd
     for (int64_t i = 0; i < head_dim; ++i) out[i] += weight * v[i];
-  }
+  });
 }
 
 }  // namespace

@@ -6,11 +6,17 @@
 namespace textgen {
 
 int32_t ArgMax(absl::Span<const float> values) {
-  int32_t best = 0;
-  for (size_t i = 1; i < values.size(); ++i) {
-    if (values[i] > values[best]) best = static_cast<int32_t>(i);
+  // Two vectorizable passes, the maximum and then its first index, instead
+  // of one loop whose branch keeps it scalar.
+  float max_value = values[0];
+#pragma omp simd reduction(max : max_value)
+  for (size_t i = 1; i < values.size(); ++i) max_value = std::max(max_value, values[i]);
+
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i] == max_value) return static_cast<int32_t>(i);
   }
-  return best;
+  // Only a NaN among the values can make no value equal the maximum.
+  return 0;
 }
 
 uint64_t RandomSeed() {
