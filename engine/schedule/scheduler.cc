@@ -137,15 +137,26 @@ void Scheduler::Admit() {
 }
 
 std::vector<int64_t> Scheduler::PlanStep() {
+  // A step with prompt chunks only lets a new request start at once instead
+  // of sharing a long step with every decoding sequence. Steps alternate, so
+  // decoding sequences still advance at least every other step.
+  bool any_prefill = false;
+  for (const Entry& entry : running_) {
+    any_prefill |= entry.sequence->total_tokens() - entry.sequence->cached() > 1;
+  }
+  const bool prefill_only = any_prefill && !last_step_prefill_only_;
+  last_step_prefill_only_ = prefill_only;
+
   std::vector<int64_t> plan;
   int64_t prefill_budget = options_.prefill_chunk;
   size_t i = 0;
   while (i < running_.size()) {
     const Sequence& sequence = *running_[i].sequence;
     const int64_t pending = sequence.total_tokens() - sequence.cached();
-    // Decoding sequences always take their one token; prompt chunks share
-    // the prefill budget in admission order.
+    // Decoding sequences take their one token; prompt chunks share the
+    // prefill budget in admission order.
     int64_t tokens = pending <= 1 ? pending : std::min(pending, prefill_budget);
+    if (prefill_only && pending <= 1) tokens = 0;
     if (tokens == 0) {
       plan.push_back(0);
       ++i;

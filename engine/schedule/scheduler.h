@@ -108,6 +108,7 @@ class Scheduler {
   // Engine-thread state.
   std::vector<Entry> running_;   // in admission order
   std::vector<float> logits_;    // [max_running, vocab_size]
+  bool last_step_prefill_only_ = false;
 
   std::atomic<int64_t> running_count_{0};
   std::atomic<int64_t> waiting_count_{0};
