@@ -26,6 +26,7 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -195,8 +196,20 @@ std::string ValidateFlags() {
                         ": expected seconds from 0 (no deadline) to ",
                         kMaxTimeoutSeconds);
   }
-  if (absl::GetFlag(FLAGS_addr).empty()) {
+  const std::string addr = absl::GetFlag(FLAGS_addr);
+  if (addr.empty()) {
     return "invalid --addr: expected HOST:PORT, got an empty string";
+  }
+  // gRPC target URIs such as unix:/path or dns:///host:port pass unchanged.
+  if (absl::StartsWith(addr, "unix:") || absl::StrContains(addr, "://")) return "";
+  const size_t colon = addr.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(absl::string_view(addr).substr(colon + 1), &port) || port < 1 ||
+      port > 65535) {
+    return absl::StrCat("invalid --addr=", addr,
+                        ": expected HOST:PORT with a port from 1 to 65535, such as "
+                        "127.0.0.1:50051 or [::1]:50051");
   }
   return "";
 }

@@ -491,6 +491,16 @@ TEST(ExecutablesTest, ServerExitsWithMessageOnBadModel) {
   EXPECT_EQ(server.Wait(), 1);
 }
 
+TEST(ExecutablesTest, ClientRejectsAddressWithoutValidPort) {
+  for (const char* address : {"127.0.0.1:99999", "127.0.0.1", "localhost:0"}) {
+    SCOPED_TRACE(address);
+    Process client({testing::BinaryDir() + "/client/textgen-client", "--addr", address, "hi"});
+    const std::string message = client.WaitForStderrLine(std::regex("(invalid --addr=.*)"));
+    EXPECT_THAT(message, HasSubstr(address));
+    EXPECT_EQ(client.Wait(), 2);
+  }
+}
+
 TEST(ExecutablesTest, ServerNamesFileThatIsNoModel) {
   const std::string path = testing::SourceDir() + "/README.md";
   Process server({testing::BinaryDir() + "/server/textgen-server", "--model", path, "--listen",
