@@ -35,6 +35,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "textgen/v1/textgen.grpc.pb.h"
 #include "textgen/v1/textgen.pb.h"
 
@@ -85,10 +86,13 @@ constexpr char kUsage[] =
     "Usage:\n"
     "  textgen-client [flags] PROMPT...\n"
     "  textgen-client [flags] info\n"
+    "  textgen-client [flags] health\n"
     "\n"
     "The prompt is the positional arguments joined by spaces. A summary line\n"
     "with the finish reason, token counts, seed and timings goes to stderr.\n"
     "The single argument 'info' prints the served model's details instead.\n"
+    "The single argument 'health' asks the standard gRPC health service and\n"
+    "exits 0 when the server reports SERVING, 1 otherwise.\n"
     "Flag names may use '-' or '_' between words, as in --max-new-tokens.\n"
     "\n"
     "Exit status: 0 on success; 1 when parsing the flags, the call or the\n"
@@ -646,6 +650,25 @@ int RunInfo() {
   return 0;
 }
 
+// Asks the grpc.health.v1 service for the server's overall status.
+int RunHealth() {
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(absl::GetFlag(FLAGS_addr), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status =
+      stub->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
+  if (!status.ok()) {
+    ReportRpcFailure("Health.Check", status);
+    return kExitFailure;
+  }
+  const std::string name =
+      grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
+  std::printf("%s\n", name.c_str());
+  return response.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : kExitFailure;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -655,6 +678,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (arguments.size() == 1 && arguments[0] == "info") return RunInfo();
+  if (arguments.size() == 1 && arguments[0] == "health") return RunHealth();
 
   const std::string prompt = absl::StrJoin(arguments, " ");
   if (prompt.empty()) {

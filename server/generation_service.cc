@@ -1,5 +1,8 @@
 #include "server/generation_service.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
 #include <chrono>
 #include <utility>
 
@@ -133,6 +136,10 @@ grpc::Status GenerationService::GetModelInfo(grpc::ServerContext* /*context*/,
 absl::StatusOr<RunningServer> StartGrpcServer(grpc::Service* service,
                                               const std::string& address) {
   RunningServer running;
+  // The standard grpc.health.v1 service, answered by gRPC itself, and server
+  // reflection so that generic gRPC tools can list and call the services.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   // Without this, gRPC sets SO_REUSEPORT and a second server on a busy port
   // starts "successfully" and shares the port's calls with the first.

@@ -169,6 +169,8 @@ int Run() {
   sigaddset(&signals, SIGTERM);
   int signal_number = WaitForShutdownSignal(signals);
   LogInfo(absl::StrFormat("received %s, shutting down", strsignal(signal_number)));
+  // Health checks report NOT_SERVING while running streams finish.
+  running->server->GetHealthCheckService()->SetServingStatus(false);
   // Running streams get a few seconds to finish; then they are cancelled.
   running->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   LogInfo("stopped");

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/model/model_loader.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "server/generation_service.h"
 #include "tests/server/generate_call.h"
@@ -345,6 +346,16 @@ TEST_F(GenerateTest, ConcurrentClientsEachGetTheirOwnStream) {
   }
 }
 
+TEST_F(GenerateTest, HealthCheckReportsServing) {
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(running_->port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = health->Check(&context, grpc::health::v1::HealthCheckRequest(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
 TEST_F(GenerateTest, BusyPortIsRejected) {
   const std::string address = "127.0.0.1:" + std::to_string(running_->port);
   absl::StatusOr<RunningServer> second = StartGrpcServer(service_, address);
@@ -489,6 +500,20 @@ TEST(ExecutablesTest, ServerExitsWithMessageOnBadModel) {
   const std::string message = server.WaitForStderrLine(std::regex("(cannot load the model: .*)"));
   EXPECT_THAT(message, HasSubstr(kTokenizer));
   EXPECT_EQ(server.Wait(), 1);
+}
+
+TEST(ExecutablesTest, ClientHealthExitsZeroWhenServing) {
+  const std::string bin = testing::BinaryDir();
+  Process server({bin + "/server/textgen-server", "--listen", "127.0.0.1:0"});
+  const std::string port = server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
+  ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
+
+  Process client({bin + "/client/textgen-client", "--addr", "127.0.0.1:" + port, "health"});
+  EXPECT_EQ(client.ReadAllStdout(), "SERVING\n");
+  EXPECT_EQ(client.Wait(), 0);
+
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(), 0);
 }
 
 TEST(ExecutablesTest, ClientRejectsAddressWithoutValidPort) {
