@@ -36,6 +36,10 @@ class GenerationService final : public v1::TextGeneration::Service {
 
   const Scheduler& scheduler() const { return scheduler_; }
 
+  // Ends every queued and running request with FINISH_REASON_CANCELLED; their
+  // clients still receive a Completion.
+  void CancelAllRequests() { scheduler_.CancelAll(); }
+
   // The number of calls that ended because the client cancelled or its
   // deadline passed.
   int64_t cancelled_requests() const { return cancelled_requests_.load(); }

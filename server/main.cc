@@ -2,7 +2,9 @@
 
 #include <signal.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <utility>
 #include <string>
 #include <vector>
@@ -46,6 +48,9 @@ ABSL_FLAG(int, kv_cache_mib, 512,
 ABSL_FLAG(int, prefill_chunk, 256,
           "Prompt tokens one engine step takes, over all sequences; a longer prompt is prefilled "
           "over several steps so that running streams keep going.");
+ABSL_FLAG(double, drain_timeout, 20.0,
+          "Seconds that running requests get to finish after SIGTERM or SIGINT; the rest then "
+          "end with FINISH_REASON_CANCELLED.");
 ABSL_FLAG(int, context_length, 0,
           "Replaces the context length the model file states; 0 keeps it. Llama models may go "
           "beyond it; GPT-2 models cannot exceed their learned positions.");
@@ -71,6 +76,11 @@ absl::Status ValidateFlags() {
     if (value <= 0) {
       return absl::InvalidArgumentError(absl::StrFormat("%s is %d, expected 1 or more", name, value));
     }
+  }
+  const double drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  if (!(drain_timeout >= 0.0 && drain_timeout <= 3600.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--drain-timeout is %g, expected 0 to 3600 seconds", drain_timeout));
   }
   if (absl::GetFlag(FLAGS_max_new_tokens_default) <= 0) {
     return absl::InvalidArgumentError(
@@ -104,6 +114,32 @@ int WaitForShutdownSignal(const sigset_t& signals) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   return signal_number;
+}
+
+// Stops accepting calls (health NOT_SERVING, new calls UNAVAILABLE), lets
+// running and queued requests finish for up to `drain_time`, then ends the
+// rest with a Completion that says CANCELLED.
+void Drain(RunningServer& running, GenerationService& service, absl::Duration drain_time) {
+  running.server->GetHealthCheckService()->SetServingStatus(false);
+
+  // Shutdown returns once every call has ended. Its own deadline only
+  // matters for a handler stuck writing to a client that does not read.
+  const auto hard_deadline = std::chrono::system_clock::now() +
+                             absl::ToChronoSeconds(drain_time) + std::chrono::seconds(5);
+  std::thread shutdown([&running, hard_deadline] { running.server->Shutdown(hard_deadline); });
+
+  const Scheduler& scheduler = service.scheduler();
+  const absl::Time deadline = absl::Now() + drain_time;
+  while (scheduler.running() + scheduler.waiting() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const int64_t unfinished = scheduler.running() + scheduler.waiting();
+  if (unfinished > 0) {
+    LogWarning(absl::StrFormat("drain time is over: cancelling %d unfinished requests",
+                               unfinished));
+    service.CancelAllRequests();
+  }
+  shutdown.join();
 }
 
 int Run() {
@@ -168,11 +204,9 @@ int Run() {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   int signal_number = WaitForShutdownSignal(signals);
-  LogInfo(absl::StrFormat("received %s, shutting down", strsignal(signal_number)));
-  // Health checks report NOT_SERVING while running streams finish.
-  running->server->GetHealthCheckService()->SetServingStatus(false);
-  // Running streams get a few seconds to finish; then they are cancelled.
-  running->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  LogInfo(absl::StrFormat("received %s, draining for up to %.1f s", strsignal(signal_number),
+                          absl::GetFlag(FLAGS_drain_timeout)));
+  Drain(*running, service, absl::Seconds(absl::GetFlag(FLAGS_drain_timeout)));
   LogInfo("stopped");
   return 0;
 }

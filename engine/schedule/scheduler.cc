@@ -78,7 +78,8 @@ void Scheduler::Loop() {
     {
       absl::MutexLock lock(&mutex_);
       auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-        return stopping_ || !queue_.empty() || !running_.empty() || !preempted_.empty();
+        return stopping_ || cancel_all_ || !queue_.empty() || !running_.empty() ||
+               !preempted_.empty();
       };
       mutex_.Await(absl::Condition(&has_work));
       if (stopping_) return;
@@ -93,10 +94,20 @@ void Scheduler::Loop() {
   }
 }
 
+void Scheduler::CancelAll() {
+  absl::MutexLock lock(&mutex_);
+  cancel_all_ = true;
+}
+
 void Scheduler::DropCancelled() {
-  auto drop = [this](auto& entries) {
+  bool cancel_all = false;
+  {
+    absl::MutexLock lock(&mutex_);
+    cancel_all = std::exchange(cancel_all_, false);
+  }
+  auto drop = [this, cancel_all](auto& entries) {
     for (Entry& entry : entries) {
-      if (entry.stream->cancelled()) FinishEntry(entry, FinishReason::kCancelled);
+      if (cancel_all || entry.stream->cancelled()) FinishEntry(entry, FinishReason::kCancelled);
     }
     entries.erase(std::remove_if(entries.begin(), entries.end(),
                                  [](const Entry& entry) { return entry.sequence == nullptr; }),

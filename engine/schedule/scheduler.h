@@ -59,6 +59,11 @@ class Scheduler {
   // Cancels what is still queued or running and stops the engine thread.
   ~Scheduler();
 
+  // Ends every queued and running request at the next step with
+  // FINISH_REASON_CANCELLED, as a server shutdown does after its drain time.
+  // Later submissions still run.
+  void CancelAll();
+
   // Queues a request and returns the stream its output arrives on.
   // RESOURCE_EXHAUSTED when the queue is full or the prompt cannot fit the
   // KV cache at all.
@@ -104,6 +109,7 @@ class Scheduler {
   // Preempted sequences, admitted before the queue, oldest first.
   std::deque<Entry> preempted_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  bool cancel_all_ ABSL_GUARDED_BY(mutex_) = false;
 
   // Engine-thread state.
   std::vector<Entry> running_;   // in admission order

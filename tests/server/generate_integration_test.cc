@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <utility>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -431,8 +432,16 @@ class Process {
     return "";
   }
 
+  // Blocks until the process writes its first byte to stdout; false at EOF.
+  bool WaitForStdout() {
+    char c;
+    if (read(stdout_fd_, &c, 1) != 1) return false;
+    first_stdout_byte_ = std::string(1, c);
+    return true;
+  }
+
   std::string ReadAllStdout() {
-    std::string text;
+    std::string text = std::exchange(first_stdout_byte_, "");
     char buffer[4096];
     ssize_t n;
     while ((n = read(stdout_fd_, buffer, sizeof(buffer))) > 0) text.append(buffer, n);
@@ -453,6 +462,7 @@ class Process {
   int stdout_fd_ = -1;
   int stderr_fd_ = -1;
   bool exited_ = false;
+  std::string first_stdout_byte_;
 };
 
 TEST(ExecutablesTest, ClientStreamsReferenceStoryFromServer) {
@@ -513,6 +523,62 @@ TEST(ExecutablesTest, ClientHealthExitsZeroWhenServing) {
   EXPECT_EQ(client.Wait(), 0);
 
   server.Signal(SIGTERM);
+  EXPECT_EQ(server.Wait(), 0);
+}
+
+// A server whose requests can run for minutes: stories260K with its context
+// stretched far beyond the 512 positions it was trained on.
+std::vector<std::string> LongRunningServer(const std::string& drain_timeout) {
+  return {testing::BinaryDir() + "/server/textgen-server", "--model", kModel, "--tokenizer",
+          kTokenizer, "--context-length", "100000", "--drain-timeout", drain_timeout, "--listen",
+          "127.0.0.1:0"};
+}
+
+std::vector<std::string> LongStory(const std::string& port) {
+  return {testing::BinaryDir() + "/client/textgen-client", "--addr", "127.0.0.1:" + port,
+          "--max-new-tokens", "90000", "--ignore-eos", "Once upon a time"};
+}
+
+TEST(ExecutablesTest, DrainEndsLongStreamWithCancelledCompletion) {
+  Process server(LongRunningServer("0.3"));
+  const std::string port = server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
+  ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
+
+  Process client(LongStory(port));
+  ASSERT_TRUE(client.WaitForStdout());
+  server.Signal(SIGTERM);
+
+  // The stream ends with a Completion, so the client prints its summary.
+  const std::string summary = client.WaitForStderrLine(std::regex("(finish_reason=\\S+)"));
+  EXPECT_EQ(summary, "finish_reason=FINISH_REASON_CANCELLED");
+  EXPECT_EQ(client.Wait(), 0);
+  EXPECT_EQ(server.Wait(), 0);
+}
+
+TEST(ExecutablesTest, DrainingServerRefusesNewCalls) {
+  Process server(LongRunningServer("3"));
+  const std::string port = server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
+  ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
+
+  Process long_client(LongStory(port));
+  ASSERT_TRUE(long_client.WaitForStdout());
+  server.Signal(SIGTERM);
+  ASSERT_FALSE(server.WaitForStderrLine(std::regex("(draining for up to)")).empty());
+
+  // During the drain, health says NOT_SERVING and a new call is refused.
+  Process health({testing::BinaryDir() + "/client/textgen-client", "--addr", "127.0.0.1:" + port,
+                  "health"});
+  const std::string status = health.ReadAllStdout();
+  EXPECT_EQ(health.Wait(), 1) << status;
+  Process late({testing::BinaryDir() + "/client/textgen-client", "--addr", "127.0.0.1:" + port,
+                "--max-new-tokens", "5", "Once"});
+  const std::string refusal = late.WaitForStderrLine(std::regex("(Generate failed: \\S+)"));
+  EXPECT_EQ(refusal, "Generate failed: UNAVAILABLE:");
+  EXPECT_EQ(late.Wait(), 1);
+
+  // The long stream runs until the drain time is over.
+  const std::string summary = long_client.WaitForStderrLine(std::regex("(finish_reason=\\S+)"));
+  EXPECT_EQ(summary, "finish_reason=FINISH_REASON_CANCELLED");
   EXPECT_EQ(server.Wait(), 0);
 }
 
