@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,10 +30,12 @@ using ::testing::HasSubstr;
 // A server on an ephemeral loopback port with the given scheduler options.
 class TestServer {
  public:
-  explicit TestServer(const SchedulerOptions& scheduler_options) {
+  explicit TestServer(const SchedulerOptions& scheduler_options,
+                      std::optional<WeightType> weight_type = std::nullopt) {
     ModelFiles files;
     files.model_path = testing::SharedPath("models/stories260K/stories260K.bin");
     files.tokenizer_path = testing::SharedPath("models/stories260K/tok512.bin");
+    files.weight_type = weight_type;
     absl::StatusOr<LoadedModel> loaded = LoadModel(files);
     EXPECT_TRUE(loaded.ok()) << loaded.status();
     model_ = std::make_unique<LoadedModel>(*std::move(loaded));
@@ -50,6 +53,7 @@ class TestServer {
 
   std::unique_ptr<v1::TextGeneration::Stub> NewStub() { return v1::TextGeneration::NewStub(channel_); }
   const Scheduler& scheduler() const { return service_->scheduler(); }
+  const Model& model() const { return *model_->model; }
 
  private:
   std::unique_ptr<LoadedModel> model_;
@@ -101,6 +105,62 @@ TEST(BatchingTest, SameTokensAloneAndAmidFifteenStreams) {
       EXPECT_TRUE(other.status.ok()) << other.status.error_message();
     }
   }
+}
+
+// Runs `requests` alone, one after another, then all at once, and checks
+// that every stream got the same tokens both ways.
+void ExpectSameTokensAloneAndTogether(TestServer& server,
+                                      const std::vector<v1::GenerateRequest>& requests) {
+  auto stub = server.NewStub();
+  std::vector<StreamResult> alone;
+  for (const v1::GenerateRequest& request : requests) alone.push_back(CallGenerate(*stub, request));
+
+  std::vector<StreamResult> together(requests.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto own_stub = server.NewStub();
+      together[i] = CallGenerate(*own_stub, requests[i]);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  for (size_t i = 0; i < requests.size(); ++i) {
+    SCOPED_TRACE("request " + std::to_string(i));
+    ASSERT_TRUE(alone[i].status.ok()) << alone[i].status.error_message();
+    ASSERT_TRUE(together[i].status.ok()) << together[i].status.error_message();
+    EXPECT_EQ(together[i].TokenIds(), alone[i].TokenIds());
+    EXPECT_EQ(together[i].TokenIds().size(), requests[i].stopping().max_new_tokens());
+  }
+}
+
+TEST(BatchingTest, KvCacheRunningOutPreemptsAndResumes) {
+  // 12 blocks of 16 positions cannot hold four sequences of about 125
+  // positions, so some are preempted and recomputed while the others run.
+  SchedulerOptions small;
+  TestServer probe({});
+  small.kv_cache_bytes = 12 * probe.model().kv_layout(16).block_bytes();
+  TestServer server(small);
+  ASSERT_EQ(server.scheduler().kv_blocks_total(), 12);
+
+  std::vector<v1::GenerateRequest> requests;
+  for (int i = 0; i < 4; ++i) requests.push_back(SampledRequest(kPrompts[i], 120, 1.0f, 50 + i));
+  ExpectSameTokensAloneAndTogether(server, requests);
+  EXPECT_GT(server.scheduler().preemptions(), 0);
+  EXPECT_EQ(server.scheduler().kv_blocks_used(), 0);
+}
+
+TEST(BatchingTest, Bf16WeightsBatchInvariantly) {
+  TestServer server({}, WeightType::kBF16);
+  auto stub = server.NewStub();
+  grpc::ClientContext context;
+  v1::ModelInfo info;
+  ASSERT_TRUE(stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok());
+  EXPECT_EQ(info.weight_type(), "bf16");
+
+  std::vector<v1::GenerateRequest> requests;
+  for (int i = 0; i < 6; ++i) requests.push_back(SampledRequest(kPrompts[i % 5], 60, 0.8f, 70 + i));
+  ExpectSameTokensAloneAndTogether(server, requests);
 }
 
 TEST(BatchingTest, FullServerAnswersResourceExhaustedAtOnce) {
