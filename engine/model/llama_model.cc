@@ -153,20 +153,13 @@ void LlamaModel::Classify(absl::Span<const SequenceStep> steps) {
   const int64_t sequences = static_cast<int64_t>(steps.size());
   Activations& a = activations_;
 
-  // Only the last row of each sequence needs logits.
-  int64_t row = 0;
-  for (int64_t s = 0; s < sequences; ++s) {
-    row += static_cast<int64_t>(steps[s].tokens.size());
-    std::memcpy(a.last.data() + s * dim, a.x.data() + (row - 1) * dim, dim * sizeof(float));
-  }
+  GatherLastRows(steps, a.x.data(), dim, a.last.data());
 
   RmsNorm(a.last.data(), final_norm_.data(), sequences, dim, config_.rms_norm_epsilon,
           a.last.data());
   matmul_.Multiply(a.last.data(), sequences, classifier_, a.logits.data());
 
-  for (int64_t s = 0; s < sequences; ++s) {
-    std::memcpy(steps[s].logits, a.logits.data() + s * vocab, vocab * sizeof(float));
-  }
+  ScatterLogits(steps, a.logits.data(), vocab);
 }
 
 }  // namespace textgen

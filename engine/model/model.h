@@ -37,6 +37,16 @@ inline int64_t TotalRows(absl::Span<const SequenceStep> steps) {
   return rows;
 }
 
+// Copies the residual-stream row of each step's last token from x
+// [TotalRows(steps), dim] into last [steps.size(), dim]: only those rows
+// need logits.
+void GatherLastRows(absl::Span<const SequenceStep> steps, const float* x, int64_t dim,
+                    float* last);
+
+// Copies each step's row of logits [steps.size(), vocab_size] to the step's
+// own logits buffer.
+void ScatterLogits(absl::Span<const SequenceStep> steps, const float* logits, int64_t vocab_size);
+
 // A decoder-only transformer. Forward is not thread-safe: one engine thread
 // runs it at a time.
 class Model {
