@@ -106,6 +106,22 @@ TEST(DnnlMatmulEpilogueTest, BiasAndGeluAreFused) {
   }
 }
 
+TEST(DnnlMatmulEpilogueTest, GeluKnownValues) {
+  // With W = I and no bias the output is gelu(x): gelu(0) = 0, and far from
+  // 0 it approaches max(0, x).
+  const std::vector<float> identity = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  const std::vector<float> zero_bias(3, 0.0f);
+  DnnlMatmul matmul;
+  PackedMatrix gelu =
+      matmul.Pack(identity.data(), 3, 3, WeightType::kF32, zero_bias.data(), Activation::kGeluTanh);
+  const std::vector<float> x = {0.0f, 10.0f, -10.0f};
+  std::vector<float> y(3, NAN);
+  matmul.Multiply(x.data(), 1, gelu, y.data());
+  EXPECT_NEAR(y[0], 0.0f, 1e-6);
+  EXPECT_NEAR(y[1], 10.0f, 1e-5);
+  EXPECT_NEAR(y[2], 0.0f, 1e-5);
+}
+
 TEST(DnnlMatmulReuseTest, SamePackedMatrixServesManyRowCounts) {
   const int64_t in = 64, out = 48;
   std::vector<float> w = RandomValues(out * in, 5);
