@@ -104,7 +104,7 @@ grpc::Status GenerationService::SendCompletion(const v1::GenerateRequest& reques
                                                grpc::ServerContext* context,
                                                grpc::ServerWriter<v1::GenerateResponse>* writer) {
   if (result.finish_reason == FinishReason::kCancelled && context->IsCancelled()) {
-    // The client is gone or its deadline passed, so nobody reads a Completion.
+    // The client is gone or its deadline passed, so no client reads a Completion.
     ++cancelled_requests_;
     return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled during generation");
   }
@@ -136,7 +136,7 @@ grpc::Status GenerationService::GetModelInfo(grpc::ServerContext* /*context*/,
 absl::StatusOr<RunningServer> StartGrpcServer(grpc::Service* service,
                                               const std::string& address) {
   RunningServer running;
-  // The standard grpc.health.v1 service, answered by gRPC itself, and server
+  // The standard grpc.health.v1 service, implemented by gRPC itself, and server
   // reflection so that generic gRPC tools can list and call the services.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

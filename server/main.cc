@@ -118,7 +118,7 @@ int WaitForShutdownSignal(const sigset_t& signals) {
 
 // Stops accepting calls (health NOT_SERVING, new calls UNAVAILABLE), lets
 // running and queued requests finish for up to `drain_time`, then ends the
-// rest with a Completion that says CANCELLED.
+// rest with a CANCELLED Completion.
 void Drain(RunningServer& running, GenerationService& service, absl::Duration drain_time) {
   running.server->GetHealthCheckService()->SetServingStatus(false);
 
@@ -216,7 +216,7 @@ int Run() {
 
 int main(int argc, char** argv) {
   // Block the shutdown signals before gRPC starts its threads, so they all
-  // inherit the mask and only sigwait sees the signals.
+  // inherit the mask and only sigwait receives the signals.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);

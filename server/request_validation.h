@@ -11,7 +11,7 @@
 
 namespace textgen {
 
-// What validation needs to know about the served model and the server.
+// The facts about the served model and the server that validation needs.
 struct ValidationContext {
   const Tokenizer* tokenizer = nullptr;
   const ModelDescription* model = nullptr;

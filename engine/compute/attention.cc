@@ -79,7 +79,7 @@ void BatchedCausalAttention(const AttentionSequence* sequences, int64_t count,
   }
 
   // Waking a second thread costs microseconds, more than a small model's
-  // attention over a short context takes alone; the threshold is a rough
+  // attention over a short context takes alone. The threshold is a rough
   // estimate of where threads start to pay off on this CPU.
   constexpr int64_t kParallelMultiplyAdds = 1 << 16;
 #pragma omp parallel if (multiply_adds >= kParallelMultiplyAdds)

@@ -10,7 +10,7 @@
 
 namespace textgen {
 
-// How the next token is chosen from the logits.
+// The parameters that choose the next token from the logits.
 struct SamplingParams {
   float temperature = 0.0f;  // 0 means greedy
   int32_t top_k = 0;         // 0 means off

@@ -73,7 +73,7 @@ class Sequence {
   // the last token, appends it and checks the stop conditions.
   SampleResult Sample(absl::Span<const float> logits);
 
-  // Returns text the detokenizer still holds (an incomplete character at the
+  // Returns text the detokenizer still keeps (an incomplete character at the
   // end) as U+FFFD, or an empty string.
   std::string FlushText() { return detokenizer_.Flush(); }
 

@@ -26,7 +26,7 @@ struct ModelDescription {
 struct SequenceStep {
   absl::Span<const int32_t> tokens;  // [rows] new tokens, ids already validated
   int64_t first_position = 0;        // position of tokens[0] in the sequence
-  KvCache* cache = nullptr;          // holds positions 0..first_position - 1
+  KvCache* cache = nullptr;          // contains positions 0..first_position - 1
   float* logits = nullptr;           // [vocab_size] output for the last token
 };
 

@@ -25,9 +25,9 @@ struct ModelFiles {
   // for f16 and bf16 files.
   std::optional<WeightType> weight_type;
   // Replaces the context length the file states; 0 keeps it. A Llama model
-  // may go beyond the length it was trained on (its rotary embedding has no
-  // limit, though quality may drop); a GPT-2 model has learned positions
-  // and cannot.
+  // may go beyond the length it was trained on, because its rotary embedding
+  // has no limit, though quality may drop. A GPT-2 model cannot, because its
+  // positions are learned.
   int context_length = 0;
 };
 

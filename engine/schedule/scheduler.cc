@@ -251,7 +251,7 @@ void Scheduler::RunStep(const std::vector<int64_t>& plan) {
 }
 
 void Scheduler::FinishEntry(Entry& entry, FinishReason reason) {
-  // Blocks go back first, so a client that sees the result sees them free.
+  // Blocks go back first, so a client that receives the result finds them free.
   entry.cache.reset();
   std::string rest = entry.sequence->FlushText();
   if (!rest.empty()) entry.stream->Append(GenerationOutput{-1, std::move(rest)});

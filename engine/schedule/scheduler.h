@@ -45,10 +45,10 @@ struct SchedulerOptions {
 //
 // KV-cache memory is reserved once and handed out in blocks as sequences
 // grow. When it runs out, new requests wait. When a running sequence cannot
-// grow, the most recently admitted other sequence is preempted: its blocks
+// grow, the most recently admitted other sequence is preempted. Its blocks
 // are freed and it goes back to the front of the queue, to be recomputed
-// from its tokens when blocks are free again (its sampler and detokenizer
-// keep their state, so its output continues unchanged). A sequence that
+// from its tokens when blocks are free again. Its sampler and detokenizer
+// keep their state, so its output continues unchanged. A sequence that
 // cannot grow even alone ends with LENGTH.
 class Scheduler {
  public:

@@ -228,7 +228,7 @@ TEST_F(SchedulerTest, SlowReaderDoesNotSlowOthers) {
   std::shared_ptr<RequestStream> slow = *scheduler->Submit(Request("Once", 300, 1.0f, 11));
   std::shared_ptr<RequestStream> fast = *scheduler->Submit(Request("The cat", 300, 1.0f, 12));
 
-  // The fast reader finishes while nobody reads the slow stream.
+  // The fast reader finishes while the slow stream is not read.
   const Collected fast_output = ReadAll(*fast);
   EXPECT_EQ(fast_output.result.generated_tokens, 300);
 

@@ -209,7 +209,7 @@ TEST_F(GenerateTest, DifferentSeedsDiffer) {
 
 TEST_F(GenerateTest, ChineseAndEmojiPromptStreamsValidText) {
   // A text prompt of characters outside the vocabulary goes through byte
-  // fallback; every chunk must still be valid UTF-8, which protobuf checks
+  // fallback. Every chunk must still be valid UTF-8, which protobuf checks
   // when it parses a proto3 string on the client.
   v1::GenerateRequest request = GreedyRequest("从前有一只小猫。🙂", 60);
   request.mutable_sampling()->set_temperature(1.0f);
@@ -565,7 +565,7 @@ TEST(ExecutablesTest, DrainingServerRefusesNewCalls) {
   server.Signal(SIGTERM);
   ASSERT_FALSE(server.WaitForStderrLine(std::regex("(draining for up to)")).empty());
 
-  // During the drain, health says NOT_SERVING and a new call is refused.
+  // During the drain, health reports NOT_SERVING and a new call is rejected.
   Process health({testing::BinaryDir() + "/client/textgen-client", "--addr", "127.0.0.1:" + port,
                   "health"});
   const std::string status = health.ReadAllStdout();
