@@ -26,12 +26,26 @@ build_packages=(
   nlohmann-json3-dev
 )
 
-# Packages only the runtime image needs (shared libraries of the server).
+# Packages the tests need beyond the build: Prometheus and promtool, which
+# scrape and check the server's metrics and the files in deploy/, and YAML
+# for the checks of the Kubernetes manifests.
+test_packages=(
+  prometheus
+  python3-yaml
+)
+
+# Packages only the runtime image needs: one for each shared library that
+# textgen-server and textgen-client link directly (libgomp1 for OpenMP),
+# except libc6 and libgcc-s1, which every Debian system has. The libraries'
+# own dependencies, such as civetweb, come with them.
 runtime_packages=(
   libgrpc++1.51
+  libgrpc29
   libprotobuf32
   libdnnl2
+  libgomp1
   libabsl20220623
+  libstdc++6
   libprometheus-cpp-pull1.0
   libprometheus-cpp-core1.0
 )
@@ -48,9 +62,10 @@ train_packages=(
 
 case "${1:-build}" in
   build) packages=("${build_packages[@]}") ;;
+  test) packages=("${build_packages[@]}" "${test_packages[@]}") ;;
   runtime) packages=("${runtime_packages[@]}") ;;
   train) packages=("${train_packages[@]}") ;;
-  *) echo "usage: $0 [build|runtime|train]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|runtime|train]" >&2; exit 2 ;;
 esac
 
 missing=()

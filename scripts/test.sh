@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh test
 extra=()
 if [ -n "${TEXTGEN_SHARED_DIR:-}" ]; then
   extra+=("-DTEXTGEN_SHARED_DIR=${TEXTGEN_SHARED_DIR}")

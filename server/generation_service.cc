@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/util/logging.h"
+#include "grpc/health/v1/health.pb.h"
 #include "server/status_mapping.h"
 
 namespace textgen {
@@ -29,10 +30,22 @@ v1::FinishReason ToProto(FinishReason reason) {
 
 // Timings of one call, for its log line.
 struct CallTimer {
-  absl::Time start = absl::Now();
+  absl::Time start;
   absl::Time first_token = absl::InfinitePast();
   absl::Time end = absl::InfinitePast();
 };
+
+ServerInfo InfoOf(const LoadedModel& model) {
+  const ModelDescription& description = model.model->description();
+  return ServerInfo{TEXTGEN_VERSION, description.name, description.architecture,
+                    std::string(WeightTypeName(description.weight_type))};
+}
+
+// `options` with its observers feeding `metrics` too.
+SchedulerOptions Observed(SchedulerOptions options, ServerMetrics& metrics) {
+  metrics.ObserveScheduler(options);
+  return options;
+}
 
 void LogFinished(const std::string& request_id, const GenerationResult& result,
                  const CallTimer& timer) {
@@ -46,18 +59,23 @@ void LogFinished(const std::string& request_id, const GenerationResult& result,
       result.generated_tokens > 1 && decode_seconds > 0
           ? (result.generated_tokens - 1) / decode_seconds
           : 0.0;
-  LogInfo(absl::StrFormat(
-      "request finished: id=%s prompt_tokens=%d generated_tokens=%d ttft_ms=%.1f "
-      "tokens_per_second=%.1f finish_reason=%s",
-      request_id.empty() ? "-" : request_id, result.prompt_tokens, result.generated_tokens,
-      ttft_ms, tokens_per_second, v1::FinishReason_Name(ToProto(result.finish_reason))));
+  LogInfo("request finished",
+          {{"id", request_id.empty() ? std::string("-") : request_id},
+           {"prompt_tokens", result.prompt_tokens},
+           {"generated_tokens", result.generated_tokens},
+           {"ttft_ms", ttft_ms},
+           {"tokens_per_second", tokens_per_second},
+           {"finish_reason", v1::FinishReason_Name(ToProto(result.finish_reason))}});
 }
 
 }  // namespace
 
 GenerationService::GenerationService(LoadedModel& model, const ServiceOptions& options)
     : model_(model),
-      scheduler_(*model.model, *model.tokenizer, model.end_of_sequence_ids, options.scheduler) {
+      metrics_(InfoOf(model)),
+      scheduler_(*model.model, *model.tokenizer, model.end_of_sequence_ids,
+                 Observed(options.scheduler, metrics_)) {
+  metrics_.WatchScheduler(&scheduler_);
   validation_.tokenizer = model.tokenizer.get();
   validation_.model = &model.model->description();
   validation_.add_bos = model.add_bos;
@@ -67,7 +85,17 @@ GenerationService::GenerationService(LoadedModel& model, const ServiceOptions& o
 grpc::Status GenerationService::Generate(grpc::ServerContext* context,
                                          const v1::GenerateRequest* request,
                                          grpc::ServerWriter<v1::GenerateResponse>* writer) {
+  grpc::Status status = GenerateStream(context, request, writer, absl::Now());
+  if (!status.ok()) metrics_.RecordError(status.error_code());
+  return status;
+}
+
+grpc::Status GenerationService::GenerateStream(grpc::ServerContext* context,
+                                               const v1::GenerateRequest* request,
+                                               grpc::ServerWriter<v1::GenerateResponse>* writer,
+                                               absl::Time call_start) {
   CallTimer timer;
+  timer.start = call_start;
   absl::StatusOr<GenerationRequest> engine_request = ValidateGenerateRequest(*request, validation_);
   if (!engine_request.ok()) return ToGrpcStatus(engine_request.status());
 
@@ -85,14 +113,18 @@ grpc::Status GenerationService::Generate(grpc::ServerContext* context,
       v1::TokenChunk* chunk = response.mutable_chunk();
       chunk->set_text(std::move(update.chunk.text));
       for (int32_t id : update.chunk.token_ids) chunk->add_token_ids(id);
-      if (timer.first_token == absl::InfinitePast()) timer.first_token = absl::Now();
+      metrics_.RecordGeneratedTokens(chunk->token_ids_size());
+      if (timer.first_token == absl::InfinitePast() && chunk->token_ids_size() > 0) {
+        timer.first_token = absl::Now();
+        metrics_.RecordTimeToFirstToken(timer.first_token - timer.start);
+      }
       if (!writer->Write(response)) (*stream)->Cancel();
     }
 
     if (update.result.has_value()) {
       timer.end = absl::Now();
       LogFinished(request->request_id(), *update.result, timer);
-      return SendCompletion(*request, *update.result, context, writer);
+      return SendCompletion(*request, *update.result, context, writer, timer.start);
     }
 
     if (context->IsCancelled()) (*stream)->Cancel();
@@ -102,7 +134,9 @@ grpc::Status GenerationService::Generate(grpc::ServerContext* context,
 grpc::Status GenerationService::SendCompletion(const v1::GenerateRequest& request,
                                                const GenerationResult& result,
                                                grpc::ServerContext* context,
-                                               grpc::ServerWriter<v1::GenerateResponse>* writer) {
+                                               grpc::ServerWriter<v1::GenerateResponse>* writer,
+                                               absl::Time call_start) {
+  metrics_.RecordPromptTokens(result.prompt_tokens);
   if (result.finish_reason == FinishReason::kCancelled && context->IsCancelled()) {
     // The client is gone or its deadline passed, so no client reads a Completion.
     ++cancelled_requests_;
@@ -117,6 +151,7 @@ grpc::Status GenerationService::SendCompletion(const v1::GenerateRequest& reques
   completion->set_seed(result.seed);
   completion->set_request_id(request.request_id());
   writer->Write(response);
+  metrics_.RecordCompletion(result, absl::Now() - call_start);
   return grpc::Status::OK;
 }
 
@@ -140,6 +175,10 @@ absl::StatusOr<RunningServer> StartGrpcServer(grpc::Service* service,
   // reflection so that generic gRPC tools can list and call the services.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // gRPC's health service does not use the generated health messages, so
+  // without this reference the linker drops them and reflection cannot
+  // describe grpc.health.v1.Health.
+  grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::ServerBuilder builder;
   // Without this, gRPC sets SO_REUSEPORT and a second server on a busy port
   // starts "successfully" and shares the port's calls with the first.

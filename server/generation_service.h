@@ -8,8 +8,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/time.h"
 #include "engine/model/model_loader.h"
 #include "engine/schedule/scheduler.h"
+#include "server/metrics.h"
 #include "server/request_validation.h"
 #include "textgen/v1/textgen.grpc.pb.h"
 
@@ -35,6 +37,7 @@ class GenerationService final : public v1::TextGeneration::Service {
                             v1::ModelInfo* response) override;
 
   const Scheduler& scheduler() const { return scheduler_; }
+  const ServerMetrics& metrics() const { return metrics_; }
 
   // Ends every queued and running request with FINISH_REASON_CANCELLED; their
   // clients still receive a Completion.
@@ -45,13 +48,20 @@ class GenerationService final : public v1::TextGeneration::Service {
   int64_t cancelled_requests() const { return cancelled_requests_.load(); }
 
  private:
+  // Generate without the count of errors.
+  grpc::Status GenerateStream(grpc::ServerContext* context, const v1::GenerateRequest* request,
+                              grpc::ServerWriter<v1::GenerateResponse>* writer,
+                              absl::Time call_start);
+
   // Sends the final Completion, or ends a call whose client is gone.
   grpc::Status SendCompletion(const v1::GenerateRequest& request, const GenerationResult& result,
                               grpc::ServerContext* context,
-                              grpc::ServerWriter<v1::GenerateResponse>* writer);
+                              grpc::ServerWriter<v1::GenerateResponse>* writer,
+                              absl::Time call_start);
 
   LoadedModel& model_;
   ValidationContext validation_;
+  ServerMetrics metrics_;  // before the scheduler, whose observers use it
   Scheduler scheduler_;
   std::atomic<int64_t> cancelled_requests_{0};
 };

@@ -4,12 +4,11 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <memory>
+#include <string>
 #include <thread>
 #include <utility>
-#include <string>
 #include <vector>
-#include <string>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -26,6 +25,7 @@
 #include "engine/util/logging.h"
 #include "server/embedded_model.h"
 #include "server/generation_service.h"
+#include "server/metrics_endpoint.h"
 
 ABSL_FLAG(std::string, model, "",
           "Model file: GGUF (llama or gpt2 architecture, F32/F16/BF16 tensors) or a llama2.c "
@@ -34,6 +34,11 @@ ABSL_FLAG(std::string, tokenizer, "",
           "llama2.c tokenizer file (tokenizer.bin); required with a llama2.c checkpoint.");
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "Address of the gRPC server, HOST:PORT; port 0 picks a free port and logs it.");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
+          "Address of the Prometheus metrics endpoint (GET /metrics), HOST:PORT or [HOST]:PORT; "
+          "port 0 picks a free port and logs it; empty turns the endpoint off.");
+ABSL_FLAG(std::string, log_format, "text",
+          "Format of the log lines on stderr: text, or json for one JSON object per line.");
 ABSL_FLAG(int, threads, 0, "Compute threads for the engine; 0 uses every core.");
 ABSL_FLAG(int, max_new_tokens_default, 256,
           "Tokens to generate for a request that sets stopping.max_new_tokens to 0.");
@@ -59,6 +64,11 @@ namespace textgen {
 namespace {
 
 absl::Status ValidateFlags() {
+  const std::string log_format = absl::GetFlag(FLAGS_log_format);
+  if (log_format != "text" && log_format != "json") {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--log-format is \"%s\", expected text or json", log_format));
+  }
   if (absl::GetFlag(FLAGS_context_length) < 0) {
     return absl::InvalidArgumentError(
         absl::StrFormat("--context-length is %d, expected 0 (the file's) or more",
@@ -92,11 +102,15 @@ absl::Status ValidateFlags() {
 
 void LogStartupSummary(const LoadedModel& loaded) {
   const ModelDescription& d = loaded.model->description();
-  LogInfo(absl::StrFormat(
-      "model loaded: name=%s architecture=%s parameters=%d weight_type=%s context_length=%d "
-      "vocab_size=%d threads=%d isa=%s",
-      d.name, d.architecture, d.parameter_count, WeightTypeName(d.weight_type), d.context_length,
-      d.vocab_size, ComputeThreads(), DnnlMatmul::CpuIsaName()));
+  LogInfo("model loaded", {{"version", TEXTGEN_VERSION},
+                           {"name", d.name},
+                           {"architecture", d.architecture},
+                           {"parameters", static_cast<int64_t>(d.parameter_count)},
+                           {"weight_type", std::string(WeightTypeName(d.weight_type))},
+                           {"context_length", static_cast<int64_t>(d.context_length)},
+                           {"vocab_size", static_cast<int64_t>(d.vocab_size)},
+                           {"threads", ComputeThreads()},
+                           {"isa", DnnlMatmul::CpuIsaName()}});
 }
 
 // Runs one token through the model so that oneDNN builds its primitives
@@ -148,6 +162,7 @@ int Run() {
     LogError(status.message());
     return 2;
   }
+  if (absl::GetFlag(FLAGS_log_format) == "json") SetLogFormat(LogFormat::kJson);
   if (absl::GetFlag(FLAGS_threads) > 0) SetComputeThreads(absl::GetFlag(FLAGS_threads));
 
   ModelFiles files;
@@ -175,8 +190,7 @@ int Run() {
   }
   WarmUp(*loaded);
   LogStartupSummary(*loaded);
-  LogInfo(absl::StrFormat("model ready in %.2f s",
-                          absl::ToDoubleSeconds(absl::Now() - load_start)));
+  LogInfo("model ready", {{"seconds", absl::ToDoubleSeconds(absl::Now() - load_start)}});
 
   ServiceOptions options;
   options.default_max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens_default);
@@ -185,12 +199,28 @@ int Run() {
   options.scheduler.kv_cache_bytes = int64_t{absl::GetFlag(FLAGS_kv_cache_mib)} << 20;
   options.scheduler.prefill_chunk = absl::GetFlag(FLAGS_prefill_chunk);
   GenerationService service(*loaded, options);
-  LogInfo(absl::StrFormat(
-      "scheduler: max_running=%d max_waiting=%d prefill_chunk=%d kv_cache_blocks=%d "
-      "(%d positions each, %d MiB)",
-      options.scheduler.max_running, options.scheduler.max_waiting, options.scheduler.prefill_chunk,
-      service.scheduler().kv_blocks_total(), options.scheduler.kv_block_size,
-      absl::GetFlag(FLAGS_kv_cache_mib)));
+  LogInfo("scheduler", {{"max_running", options.scheduler.max_running},
+                        {"max_waiting", options.scheduler.max_waiting},
+                        {"prefill_chunk", options.scheduler.prefill_chunk},
+                        {"kv_cache_blocks", service.scheduler().kv_blocks_total()},
+                        {"kv_block_positions", options.scheduler.kv_block_size},
+                        {"kv_cache_mib", absl::GetFlag(FLAGS_kv_cache_mib)}});
+
+  // Metrics come up before gRPC, so the first scrape after the gRPC port
+  // opens finds them.
+  std::unique_ptr<MetricsEndpoint> metrics;
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
+        MetricsEndpoint::Start(absl::GetFlag(FLAGS_metrics_listen), service.metrics());
+    if (!endpoint.ok()) {
+      LogError(endpoint.status().message());
+      return 1;
+    }
+    metrics = *std::move(endpoint);
+    LogInfo(absl::StrFormat("metrics on %s (port %d)", absl::GetFlag(FLAGS_metrics_listen),
+                            metrics->port()));
+  }
+
   absl::StatusOr<RunningServer> running = StartGrpcServer(&service, absl::GetFlag(FLAGS_listen));
   if (!running.ok()) {
     LogError(running.status().message());

@@ -59,6 +59,7 @@ absl::StatusOr<std::shared_ptr<RequestStream>> Scheduler::Submit(GenerationReque
   entry.sequence = std::make_unique<Sequence>(std::move(request), tokenizer_, end_of_sequence_ids_,
                                               model_.description().context_length);
   entry.stream = std::make_shared<RequestStream>();
+  entry.submitted = absl::Now();
   std::shared_ptr<RequestStream> stream = entry.stream;
 
   absl::MutexLock lock(&mutex_);
@@ -140,6 +141,7 @@ void Scheduler::Admit() {
     next->cache = std::make_unique<KvCache>(&pool_);
     running_.push_back(std::move(*next));
     if (from_queue) {
+      if (options_.queue_observer) options_.queue_observer(absl::Now() - running_.back().submitted);
       queue_.pop_front();
     } else {
       preempted_.pop_front();
@@ -228,7 +230,9 @@ void Scheduler::RunStep(const std::vector<int64_t>& plan) {
   }
   if (steps.empty()) return;
 
+  const absl::Time start = absl::Now();
   model_.Forward(steps);
+  const absl::Time sampled_at = absl::Now();
 
   for (size_t k = 0; k < steps.size(); ++k) {
     Entry& entry = running_[step_entry[k]];
@@ -238,7 +242,10 @@ void Scheduler::RunStep(const std::vector<int64_t>& plan) {
 
     Sequence::SampleResult sampled =
         sequence.Sample(absl::MakeConstSpan(steps[k].logits, static_cast<size_t>(vocab)));
-    if (sampled.output) entry.stream->Append(*sampled.output);
+    if (sampled.output) {
+      entry.stream->Append(*sampled.output);
+      ObserveToken(entry, sampled_at);
+    }
     if (sampled.finish) FinishEntry(entry, *sampled.finish);
   }
   running_.erase(std::remove_if(running_.begin(), running_.end(),
@@ -246,8 +253,16 @@ void Scheduler::RunStep(const std::vector<int64_t>& plan) {
                  running_.end());
 
   if (options_.step_observer) {
-    options_.step_observer(StepReport{TotalRows(steps), static_cast<int64_t>(steps.size())});
+    options_.step_observer(StepReport{TotalRows(steps), static_cast<int64_t>(steps.size()),
+                                      absl::Now() - start});
   }
+}
+
+void Scheduler::ObserveToken(Entry& entry, absl::Time now) {
+  if (entry.last_token != absl::InfinitePast() && options_.token_interval_observer) {
+    options_.token_interval_observer(now - entry.last_token);
+  }
+  entry.last_token = now;
 }
 
 void Scheduler::FinishEntry(Entry& entry, FinishReason reason) {

@@ -12,6 +12,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "engine/generate/sequence.h"
 #include "engine/model/kv_cache.h"
 #include "engine/model/model.h"
@@ -24,6 +26,7 @@ namespace textgen {
 struct StepReport {
   int64_t tokens = 0;     // rows of the step's forward pass
   int64_t sequences = 0;  // sequences in it
+  absl::Duration duration;  // the forward pass and the sampling after it
 };
 
 struct SchedulerOptions {
@@ -32,8 +35,15 @@ struct SchedulerOptions {
   int64_t prefill_chunk = 256;  // prompt tokens one step takes, over all sequences
   int64_t kv_cache_bytes = int64_t{512} << 20;  // reserved once at start
   int64_t kv_block_size = 16;   // positions per KV-cache block
-  // Called on the engine thread after every step; may be empty.
+  // Observers for metrics, called on the engine thread; each may be empty.
+  // After every step:
   std::function<void(const StepReport&)> step_observer;
+  // When a request leaves the queue for its first step, with the time it
+  // waited:
+  std::function<void(absl::Duration)> queue_observer;
+  // For every generated token after a sequence's first, with the time since
+  // the sequence's previous token:
+  std::function<void(absl::Duration)> token_interval_observer;
 };
 
 // Continuous batching. One engine thread runs steps; each step admits queued
@@ -81,6 +91,8 @@ class Scheduler {
     std::unique_ptr<Sequence> sequence;
     std::shared_ptr<RequestStream> stream;
     std::unique_ptr<KvCache> cache;
+    absl::Time submitted;
+    absl::Time last_token = absl::InfinitePast();  // when it last produced a token
   };
 
   void Loop();
@@ -94,6 +106,9 @@ class Scheduler {
   bool Grow(size_t index, int64_t tokens);
   void Preempt(size_t index);
   void RunStep(const std::vector<int64_t>& plan);
+  // Records that `entry` sampled a token at `now`, for the token interval
+  // observer.
+  void ObserveToken(Entry& entry, absl::Time now);
   void FinishEntry(Entry& entry, FinishReason reason);
   void DropCancelled();
   void UpdateCounts();

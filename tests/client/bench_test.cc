@@ -582,7 +582,9 @@ std::unique_ptr<ChildProcess> StartServer(
       "--listen",
       "127.0.0.1:0",
       "--threads",
-      "1"};
+      "1",
+      "--metrics-listen",
+      ""};
   arguments.insert(arguments.end(), extra_flags.begin(), extra_flags.end());
   return std::make_unique<ChildProcess>(name, arguments);
 }

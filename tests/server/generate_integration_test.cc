@@ -24,16 +24,16 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "server/generation_service.h"
+#include "tests/process.h"
 #include "tests/server/generate_call.h"
 #include "tests/test_paths.h"
 #include "textgen/v1/textgen.grpc.pb.h"
-
-extern char** environ;
 
 namespace textgen {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::Process;
 
 const std::string kModel = testing::SharedPath("models/stories260K/stories260K.bin");
 const std::string kTokenizer = testing::SharedPath("models/stories260K/tok512.bin");
@@ -381,99 +381,16 @@ TEST_F(GenerateTest, ModelInfoDescribesStories260K) {
   EXPECT_EQ(info.parameter_count(), 512u * 64 + 5u * (128 + 8192 + 4096 + 33024) + 64);
 }
 
-// A child process with its stdout and stderr in pipes.
-class Process {
- public:
-  explicit Process(const std::vector<std::string>& arguments) {
-    int out_pipe[2], err_pipe[2];
-    EXPECT_EQ(pipe(out_pipe), 0);
-    EXPECT_EQ(pipe(err_pipe), 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-    posix_spawn_file_actions_addclose(&actions, out_pipe[0]);
-    posix_spawn_file_actions_addclose(&actions, err_pipe[0]);
-    std::vector<char*> argv;
-    for (const auto& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
-    argv.push_back(nullptr);
-    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0)
-        << "cannot start " << arguments[0];
-    posix_spawn_file_actions_destroy(&actions);
-    close(out_pipe[1]);
-    close(err_pipe[1]);
-    stdout_fd_ = out_pipe[0];
-    stderr_fd_ = err_pipe[0];
-  }
-
-  ~Process() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      Wait();
-    }
-    close(stdout_fd_);
-    close(stderr_fd_);
-  }
-
-  // Reads stderr line by line until `pattern` matches a line, up to the
-  // end of the stream; returns the first capture group or "".
-  std::string WaitForStderrLine(const std::regex& pattern) {
-    std::string line;
-    char c;
-    while (read(stderr_fd_, &c, 1) == 1) {
-      if (c != '\n') {
-        line += c;
-        continue;
-      }
-      std::smatch match;
-      if (std::regex_search(line, match, pattern)) return match[1];
-      line.clear();
-    }
-    return "";
-  }
-
-  // Blocks until the process writes its first byte to stdout; false at EOF.
-  bool WaitForStdout() {
-    char c;
-    if (read(stdout_fd_, &c, 1) != 1) return false;
-    first_stdout_byte_ = std::string(1, c);
-    return true;
-  }
-
-  std::string ReadAllStdout() {
-    std::string text = std::exchange(first_stdout_byte_, "");
-    char buffer[4096];
-    ssize_t n;
-    while ((n = read(stdout_fd_, buffer, sizeof(buffer))) > 0) text.append(buffer, n);
-    return text;
-  }
-
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    exited_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
-  void Signal(int signal_number) { kill(pid_, signal_number); }
-
- private:
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
-  int stderr_fd_ = -1;
-  bool exited_ = false;
-  std::string first_stdout_byte_;
-};
-
 TEST(ExecutablesTest, ClientStreamsReferenceStoryFromServer) {
   const std::string bin = testing::BinaryDir();
-  Process server({bin + "/server/textgen-server", "--model", kModel, "--tokenizer", kTokenizer,
-                  "--listen", "127.0.0.1:0", "--threads", "1"});
-  const std::string port = server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
+  Process server({bin + "/server/textgen-server", "--metrics-listen", "", "--model", kModel,
+                  "--tokenizer", kTokenizer, "--listen", "127.0.0.1:0", "--threads", "1"});
+  const std::string port =
+      server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
   ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
 
-  Process client({bin + "/client/textgen-client", "--addr", "127.0.0.1:" + port,
-                  "--max-new-tokens", "1000", "Once upon a time"});
+  Process client({bin + "/client/textgen-client", "--addr", "127.0.0.1:" + port, "--max-new-tokens",
+                  "1000", "Once upon a time"});
   const std::string text = client.ReadAllStdout();
   EXPECT_EQ(client.Wait(), 0);
 
@@ -487,12 +404,14 @@ TEST(ExecutablesTest, ClientStreamsReferenceStoryFromServer) {
 
 TEST(ExecutablesTest, DefaultModelTellsStoryThatEndsByItself) {
   const std::string bin = testing::BinaryDir();
-  Process server({bin + "/server/textgen-server", "--listen", "127.0.0.1:0"});
-  const std::string port = server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
+  Process server(
+      {bin + "/server/textgen-server", "--metrics-listen", "", "--listen", "127.0.0.1:0"});
+  const std::string port =
+      server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
   ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
 
-  Process client({bin + "/client/textgen-client", "--addr", "127.0.0.1:" + port,
-                  "--max-new-tokens", "400", "Once upon a time"});
+  Process client({bin + "/client/textgen-client", "--addr", "127.0.0.1:" + port, "--max-new-tokens",
+                  "400", "Once upon a time"});
   const std::string text = client.ReadAllStdout();
   const std::string summary = client.WaitForStderrLine(std::regex("(finish_reason=\\S+)"));
   EXPECT_EQ(client.Wait(), 0);
@@ -505,8 +424,8 @@ TEST(ExecutablesTest, DefaultModelTellsStoryThatEndsByItself) {
 
 TEST(ExecutablesTest, ServerExitsWithMessageOnBadModel) {
   const std::string bin = testing::BinaryDir();
-  Process server({bin + "/server/textgen-server", "--model", kTokenizer, "--tokenizer", kTokenizer,
-                  "--listen", "127.0.0.1:0"});
+  Process server({bin + "/server/textgen-server", "--metrics-listen", "", "--model", kTokenizer,
+                  "--tokenizer", kTokenizer, "--listen", "127.0.0.1:0"});
   const std::string message = server.WaitForStderrLine(std::regex("(cannot load the model: .*)"));
   EXPECT_THAT(message, HasSubstr(kTokenizer));
   EXPECT_EQ(server.Wait(), 1);
@@ -514,8 +433,10 @@ TEST(ExecutablesTest, ServerExitsWithMessageOnBadModel) {
 
 TEST(ExecutablesTest, ClientHealthExitsZeroWhenServing) {
   const std::string bin = testing::BinaryDir();
-  Process server({bin + "/server/textgen-server", "--listen", "127.0.0.1:0"});
-  const std::string port = server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
+  Process server(
+      {bin + "/server/textgen-server", "--metrics-listen", "", "--listen", "127.0.0.1:0"});
+  const std::string port =
+      server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
   ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
 
   Process client({bin + "/client/textgen-client", "--addr", "127.0.0.1:" + port, "health"});
@@ -529,19 +450,35 @@ TEST(ExecutablesTest, ClientHealthExitsZeroWhenServing) {
 // A server whose requests can run for minutes: stories260K with its context
 // stretched far beyond the 512 positions it was trained on.
 std::vector<std::string> LongRunningServer(const std::string& drain_timeout) {
-  return {testing::BinaryDir() + "/server/textgen-server", "--model", kModel, "--tokenizer",
-          kTokenizer, "--context-length", "100000", "--drain-timeout", drain_timeout, "--listen",
+  return {testing::BinaryDir() + "/server/textgen-server",
+          "--metrics-listen",
+          "",
+          "--model",
+          kModel,
+          "--tokenizer",
+          kTokenizer,
+          "--context-length",
+          "100000",
+          "--drain-timeout",
+          drain_timeout,
+          "--listen",
           "127.0.0.1:0"};
 }
 
 std::vector<std::string> LongStory(const std::string& port) {
-  return {testing::BinaryDir() + "/client/textgen-client", "--addr", "127.0.0.1:" + port,
-          "--max-new-tokens", "90000", "--ignore-eos", "Once upon a time"};
+  return {testing::BinaryDir() + "/client/textgen-client",
+          "--addr",
+          "127.0.0.1:" + port,
+          "--max-new-tokens",
+          "90000",
+          "--ignore-eos",
+          "Once upon a time"};
 }
 
 TEST(ExecutablesTest, DrainEndsLongStreamWithCancelledCompletion) {
   Process server(LongRunningServer("0.3"));
-  const std::string port = server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
+  const std::string port =
+      server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
   ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
 
   Process client(LongStory(port));
@@ -557,7 +494,8 @@ TEST(ExecutablesTest, DrainEndsLongStreamWithCancelledCompletion) {
 
 TEST(ExecutablesTest, DrainingServerRefusesNewCalls) {
   Process server(LongRunningServer("3"));
-  const std::string port = server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
+  const std::string port =
+      server.WaitForStderrLine(std::regex(R"(listening on .* \(port (\d+)\))"));
   ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
 
   Process long_client(LongStory(port));
@@ -566,8 +504,8 @@ TEST(ExecutablesTest, DrainingServerRefusesNewCalls) {
   ASSERT_FALSE(server.WaitForStderrLine(std::regex("(draining for up to)")).empty());
 
   // During the drain, health reports NOT_SERVING and a new call is rejected.
-  Process health({testing::BinaryDir() + "/client/textgen-client", "--addr", "127.0.0.1:" + port,
-                  "health"});
+  Process health(
+      {testing::BinaryDir() + "/client/textgen-client", "--addr", "127.0.0.1:" + port, "health"});
   const std::string status = health.ReadAllStdout();
   EXPECT_EQ(health.Wait(), 1) << status;
   Process late({testing::BinaryDir() + "/client/textgen-client", "--addr", "127.0.0.1:" + port,
@@ -594,8 +532,8 @@ TEST(ExecutablesTest, ClientRejectsAddressWithoutValidPort) {
 
 TEST(ExecutablesTest, ServerNamesFileThatIsNoModel) {
   const std::string path = testing::SourceDir() + "/README.md";
-  Process server({testing::BinaryDir() + "/server/textgen-server", "--model", path, "--listen",
-                  "127.0.0.1:0"});
+  Process server({testing::BinaryDir() + "/server/textgen-server", "--metrics-listen", "",
+                  "--model", path, "--listen", "127.0.0.1:0"});
   const std::string message = server.WaitForStderrLine(std::regex("(cannot load the model: .*)"));
   EXPECT_THAT(message, HasSubstr(path));
   EXPECT_THAT(message, HasSubstr("not a GGUF file"));
@@ -609,7 +547,8 @@ TEST(ExecutablesTest, ServerExitsWithMessageOnTruncatedGguf) {
   std::ofstream(path, std::ios::binary) << bytes.substr(0, bytes.size() / 3);
 
   const std::string bin = testing::BinaryDir();
-  Process server({bin + "/server/textgen-server", "--model", path, "--listen", "127.0.0.1:0"});
+  Process server({bin + "/server/textgen-server", "--metrics-listen", "", "--model", path,
+                  "--listen", "127.0.0.1:0"});
   const std::string message = server.WaitForStderrLine(std::regex("(cannot load the model: .*)"));
   EXPECT_THAT(message, HasSubstr(path));
   EXPECT_EQ(server.Wait(), 1);
