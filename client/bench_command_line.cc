@@ -97,4 +97,27 @@ std::optional<std::vector<int>> ParseConcurrencyList(std::string_view text,
   return levels;
 }
 
+std::optional<std::vector<std::pair<int32_t, float>>> ParseLogitBiasList(
+    std::string_view text, std::string* error) {
+  std::vector<std::pair<int32_t, float>> biases;
+  const absl::string_view list(text.data(), text.size());
+  if (absl::StripAsciiWhitespace(list).empty()) return biases;
+  for (absl::string_view entry : absl::StrSplit(list, ',')) {
+    entry = absl::StripAsciiWhitespace(entry);
+    const size_t equals = entry.find('=');
+    int32_t id = 0;
+    float bias = 0;
+    if (equals == absl::string_view::npos ||
+        !absl::SimpleAtoi(entry.substr(0, equals), &id) ||
+        !absl::SimpleAtof(entry.substr(equals + 1), &bias)) {
+      *error = absl::StrCat("invalid --logit-bias entry '", entry,
+                            "': expected TOKEN_ID=BIAS, in a comma-separated "
+                            "list such as 50256=-100,13=2.5");
+      return std::nullopt;
+    }
+    biases.emplace_back(id, bias);
+  }
+  return biases;
+}
+
 }  // namespace textgen::bench

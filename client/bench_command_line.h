@@ -4,9 +4,11 @@
 #ifndef TEXTGEN_CLIENT_BENCH_COMMAND_LINE_H_
 #define TEXTGEN_CLIENT_BENCH_COMMAND_LINE_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace textgen::bench {
@@ -27,6 +29,13 @@ std::optional<std::string> FindFlagError(
 std::optional<std::vector<int>> ParseConcurrencyList(std::string_view text,
                                                      int max_level,
                                                      std::string* error);
+
+// Parses a comma-separated list of TOKEN_ID=BIAS entries such as
+// "50256=-100,13=2.5" for --logit-bias. An empty text is an empty list.
+// Returns nullopt and sets `*error` when an entry has another form. The
+// server checks the ranges.
+std::optional<std::vector<std::pair<int32_t, float>>> ParseLogitBiasList(
+    std::string_view text, std::string* error);
 
 }  // namespace textgen::bench
 

@@ -1,5 +1,7 @@
 #include "client/bench_report.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -35,6 +37,52 @@ nlohmann::ordered_json ToJson(const std::optional<double>& value) {
   return *value;
 }
 
+// The sampling fields besides temperature and seed. JSON object keys are
+// strings, so logit_bias maps token ids written in decimal to biases.
+nlohmann::ordered_json SamplingToJson(const v1::SamplingParams& sampling) {
+  const std::map<int32_t, float> sorted_bias(sampling.logit_bias().begin(),
+                                             sampling.logit_bias().end());
+  nlohmann::ordered_json logit_bias = nlohmann::ordered_json::object();
+  for (const auto& [id, bias] : sorted_bias) logit_bias[std::to_string(id)] = bias;
+  return {
+      {"min_p", sampling.min_p()},
+      {"repetition_penalty", sampling.repetition_penalty()},
+      {"presence_penalty", sampling.presence_penalty()},
+      {"frequency_penalty", sampling.frequency_penalty()},
+      {"penalty_window", sampling.penalty_window()},
+      {"logit_bias", logit_bias},
+      {"logprobs", sampling.logprobs()},
+      {"top_logprobs", sampling.top_logprobs()},
+  };
+}
+
+// Returns ", " followed by the sampling fields that are not at their
+// defaults, or an empty string when all are.
+std::string DescribeSampling(const v1::SamplingParams& sampling) {
+  std::vector<std::string> parts;
+  if (sampling.min_p() != 0) parts.push_back(absl::StrCat("min_p ", sampling.min_p()));
+  if (sampling.repetition_penalty() != 0) {
+    parts.push_back(absl::StrCat("repetition_penalty ", sampling.repetition_penalty()));
+  }
+  if (sampling.presence_penalty() != 0) {
+    parts.push_back(absl::StrCat("presence_penalty ", sampling.presence_penalty()));
+  }
+  if (sampling.frequency_penalty() != 0) {
+    parts.push_back(absl::StrCat("frequency_penalty ", sampling.frequency_penalty()));
+  }
+  if (sampling.penalty_window() != 0) {
+    parts.push_back(absl::StrCat("penalty_window ", sampling.penalty_window()));
+  }
+  if (const int biases = sampling.logit_bias_size(); biases != 0) {
+    parts.push_back(absl::StrCat(biases, biases == 1 ? " logit bias" : " logit biases"));
+  }
+  if (sampling.logprobs()) {
+    parts.push_back(absl::StrCat("logprobs with top ", sampling.top_logprobs()));
+  }
+  if (parts.empty()) return "";
+  return absl::StrCat(", ", absl::StrJoin(parts, ", "));
+}
+
 nlohmann::ordered_json SettingsToJson(const BenchSettings& settings) {
   nlohmann::ordered_json parameters = {
       {"addr", settings.addr},
@@ -46,6 +94,9 @@ nlohmann::ordered_json SettingsToJson(const BenchSettings& settings) {
       {"max_new_tokens", settings.max_new_tokens},
       {"temperature", settings.temperature},
       {"seed", settings.seed},
+      {"stop", settings.stop},
+      {"min_new_tokens", settings.min_new_tokens},
+      {"sampling", SamplingToJson(settings.sampling)},
   };
   if (settings.requests.has_value())
     parameters["requests"] = *settings.requests;
@@ -100,10 +151,11 @@ std::string DescribeSettings(const BenchSettings& settings) {
           : absl::StrCat(settings.duration_seconds.value_or(0), " s per level");
   return absl::StrFormat(
       "%s (%s, %s): prompt %d tokens, max_new_tokens %d, temperature %g, "
-      "seed %d, %s",
+      "seed %d%s, %s",
       settings.model.name(), settings.model.architecture(),
       settings.model.weight_type(), settings.prompt_tokens,
-      settings.max_new_tokens, settings.temperature, settings.seed, length);
+      settings.max_new_tokens, settings.temperature, settings.seed,
+      DescribeSampling(settings.sampling), length);
 }
 
 std::string FormatTableHeader() {

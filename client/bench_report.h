@@ -27,6 +27,10 @@ struct BenchSettings {
   uint32_t max_new_tokens = 0;
   double temperature = 0;
   uint64_t seed = 0;
+  std::string stop;  // empty for none
+  uint32_t min_new_tokens = 0;
+  // min_p, the penalties, logit_bias and logprobs of every request.
+  v1::SamplingParams sampling;
 };
 
 // Returns the model and the parameters as one line, for titles.

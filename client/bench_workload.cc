@@ -35,12 +35,15 @@ v1::GenerateRequest Workload::Request(int64_t index) const {
   v1::GenerateRequest request;
 
   v1::SamplingParams* sampling = request.mutable_sampling();
+  *sampling = options_.sampling;
   sampling->set_temperature(options_.temperature);
   sampling->set_seed(random.Next());
 
   v1::StoppingCriteria* stopping = request.mutable_stopping();
   stopping->set_max_new_tokens(options_.max_new_tokens);
   stopping->set_ignore_eos(true);
+  if (!options_.stop.empty()) stopping->add_stop(options_.stop);
+  stopping->set_min_new_tokens(options_.min_new_tokens);
 
   // The modulo bias is below vocab_size / 2^64, far too small to matter.
   const uint64_t id_count =

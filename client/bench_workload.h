@@ -6,6 +6,7 @@
 #define TEXTGEN_CLIENT_BENCH_WORKLOAD_H_
 
 #include <cstdint>
+#include <string>
 
 #include "textgen/v1/textgen.pb.h"
 
@@ -21,6 +22,11 @@ struct WorkloadOptions {
   uint32_t max_new_tokens = 0;
   float temperature = 0;
   uint64_t seed = 0;
+  std::string stop;             // one stop string for every request; empty for none
+  uint32_t min_new_tokens = 0;  // stopping.min_new_tokens of every request
+  // The other sampling fields of every request: min_p, the penalties,
+  // logit_bias and logprobs. Request sets temperature and seed over them.
+  v1::SamplingParams sampling;
 };
 
 class Workload {
@@ -30,7 +36,8 @@ class Workload {
 
   // Returns request number `index`: prompt_token_ids of options.prompt_tokens
   // ids drawn uniformly from [kFirstPromptTokenId, vocab_size), a sampling
-  // seed, and ignore_eos so that every request generates max_new_tokens.
+  // seed, and ignore_eos so that every request generates max_new_tokens
+  // unless options.stop matches.
   v1::GenerateRequest Request(int64_t index) const;
 
  private:

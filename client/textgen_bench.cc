@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -46,12 +47,38 @@ ABSL_FLAG(int32_t, prompt_tokens, 128,
           "Prompt length of every request, in tokens.");
 ABSL_FLAG(int32_t, max_new_tokens, 128,
           "Tokens every request generates. Requests set ignore_eos, so that "
-          "none ends early.");
+          "none ends early unless --stop matches.");
 ABSL_FLAG(uint64_t, seed, 0,
           "Seed from which the prompts and the sampling seeds of the "
           "requests are derived.");
 ABSL_FLAG(double, temperature, 0,
           "Sampling temperature; 0 selects greedy decoding.");
+ABSL_FLAG(float, min_p, 0,
+          "sampling.min_p of every request: keep tokens whose probability is "
+          "at least this fraction of the largest; 0 is off.");
+ABSL_FLAG(float, repetition_penalty, 0,
+          "sampling.repetition_penalty of every request; 0 or 1 is off.");
+ABSL_FLAG(float, presence_penalty, 0,
+          "sampling.presence_penalty of every request; 0 is off.");
+ABSL_FLAG(float, frequency_penalty, 0,
+          "sampling.frequency_penalty of every request; 0 is off.");
+ABSL_FLAG(uint32_t, penalty_window, 0,
+          "sampling.penalty_window of every request: the most recent tokens "
+          "the penalties count; 0 counts all.");
+ABSL_FLAG(std::string, logit_bias, "",
+          "sampling.logit_bias of every request, as a comma-separated list "
+          "of TOKEN_ID=BIAS such as 50256=-100,13=2.5.");
+ABSL_FLAG(bool, logprobs, false,
+          "Ask for each generated token's log-probability.");
+ABSL_FLAG(uint32_t, top_logprobs, 0,
+          "Also ask for the N most likely tokens at each step, at most 20; "
+          "implies --logprobs.");
+ABSL_FLAG(std::string, stop, "",
+          "Stop string of every request; a request whose text contains it "
+          "ends early. Empty means none.");
+ABSL_FLAG(int32_t, min_new_tokens, 0,
+          "Tokens every request generates before its stop string counts, "
+          "from 0 to --max-new-tokens.");
 ABSL_FLAG(int32_t, warmup, 0,
           "Requests sent one at a time before the first level and left out "
           "of the figures.");
@@ -83,6 +110,11 @@ constexpr char kUsage[] =
     "  textgen-bench [--addr HOST:PORT] [--concurrency 1,4,16]\n"
     "                [--requests N | --duration SECONDS] [--prompt-tokens N]\n"
     "                [--max-new-tokens N] [--seed S] [--temperature T]\n"
+    "                [--stop STRING] [--min-new-tokens N]\n"
+    "                [--min-p P] [--repetition-penalty R]\n"
+    "                [--presence-penalty P] [--frequency-penalty F]\n"
+    "                [--penalty-window N] [--logit-bias ID=BIAS,...]\n"
+    "                [--logprobs] [--top-logprobs N]\n"
     "                [--warmup N] [--json] [--plot FILE.svg]\n"
     "\n"
     "For each concurrency level C, C workers each keep one Generate call in\n"
@@ -164,6 +196,27 @@ std::optional<std::string> ReadLevelLength(BenchSettings* settings) {
   return std::nullopt;
 }
 
+// Returns an error message when --logit-bias is malformed, and stores the
+// sampling flags in `settings` otherwise. The server checks their ranges.
+std::optional<std::string> ReadSampling(BenchSettings* settings) {
+  v1::SamplingParams& sampling = settings->sampling;
+  std::string error;
+  const std::optional<std::vector<std::pair<int32_t, float>>> biases =
+      ParseLogitBiasList(absl::GetFlag(FLAGS_logit_bias), &error);
+  if (!biases.has_value()) return error;
+  for (const auto& [id, bias] : *biases) (*sampling.mutable_logit_bias())[id] = bias;
+
+  sampling.set_min_p(absl::GetFlag(FLAGS_min_p));
+  sampling.set_repetition_penalty(absl::GetFlag(FLAGS_repetition_penalty));
+  sampling.set_presence_penalty(absl::GetFlag(FLAGS_presence_penalty));
+  sampling.set_frequency_penalty(absl::GetFlag(FLAGS_frequency_penalty));
+  sampling.set_penalty_window(absl::GetFlag(FLAGS_penalty_window));
+  const uint32_t top_logprobs = absl::GetFlag(FLAGS_top_logprobs);
+  sampling.set_logprobs(absl::GetFlag(FLAGS_logprobs) || top_logprobs > 0);
+  sampling.set_top_logprobs(top_logprobs);
+  return std::nullopt;
+}
+
 // Returns an error message for the first invalid flag, and fills `settings`
 // from the flags otherwise.
 std::optional<std::string> ReadSettings(BenchSettings* settings) {
@@ -203,7 +256,14 @@ std::optional<std::string> ReadSettings(BenchSettings* settings) {
                         ": expected 0 to ", kMaxWarmupRequests);
   }
   settings->seed = absl::GetFlag(FLAGS_seed);
-  return std::nullopt;
+  settings->stop = absl::GetFlag(FLAGS_stop);
+  const int32_t min_new_tokens = absl::GetFlag(FLAGS_min_new_tokens);
+  if (min_new_tokens < 0 || min_new_tokens > max_new_tokens) {
+    return absl::StrCat("invalid --min-new-tokens=", min_new_tokens,
+                        ": expected 0 to --max-new-tokens=", max_new_tokens);
+  }
+  settings->min_new_tokens = static_cast<uint32_t>(min_new_tokens);
+  return ReadSampling(settings);
 }
 
 // Returns an error message when the model cannot take the requests.
@@ -256,6 +316,9 @@ Workload MakeWorkload(const BenchSettings& settings) {
   options.max_new_tokens = settings.max_new_tokens;
   options.temperature = static_cast<float>(settings.temperature);
   options.seed = settings.seed;
+  options.stop = settings.stop;
+  options.min_new_tokens = settings.min_new_tokens;
+  options.sampling = settings.sampling;
   return Workload(options);
 }
 

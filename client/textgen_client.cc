@@ -12,12 +12,14 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -25,6 +27,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -53,8 +56,51 @@ ABSL_FLAG(float, top_p, 0,
 ABSL_FLAG(std::optional<uint64_t>, seed, std::nullopt,
           "Seed of the request's random generator; when unset, the server "
           "picks one and the summary line shows it.");
+ABSL_FLAG(float, min_p, 0,
+          "Sample only from tokens whose probability is at least P times that "
+          "of the most likely token; 0 turns min-p off.");
+ABSL_FLAG(float, repetition_penalty, 0,
+          "Divide the positive logits of tokens that occur in the penalty "
+          "window by this value and multiply their negative logits by it; 0 "
+          "or 1 turns it off.");
+ABSL_FLAG(float, presence_penalty, 0,
+          "Subtract this value from the logit of every token that occurs in "
+          "the penalty window; negative values favour repeats.");
+ABSL_FLAG(float, frequency_penalty, 0,
+          "Subtract this value times the number of occurrences in the penalty "
+          "window from a token's logit.");
+ABSL_FLAG(uint32_t, penalty_window, 0,
+          "Number of most recent tokens, prompt and generated, that the "
+          "penalties count; 0 counts them all.");
+// Collected by TakeRepeatedFlags, like --stop.
+ABSL_FLAG(std::string, logit_bias, "",
+          "TOKEN_ID=BIAS: add BIAS, from -100 to 100, to the token's logit. "
+          "Repeat the flag for several tokens.");
+ABSL_FLAG(bool, logprobs, false,
+          "Ask for each generated token's log-probability, which --json "
+          "prints.");
+ABSL_FLAG(uint32_t, top_logprobs, 0,
+          "Also ask for the N most likely tokens at each step, at most 20; "
+          "implies --logprobs.");
 ABSL_FLAG(bool, ignore_eos, false,
           "Keep generating past the end-of-sequence token.");
+// --stop and --stop-token-id may be repeated. absl keeps only the last value
+// of a flag, so TakeRepeatedFlags collects their values before absl parses
+// the command line, and these definitions only name them for --help.
+ABSL_FLAG(std::string, stop, "",
+          "Stop string: generation ends before its first occurrence in the "
+          "generated text. Repeat the flag for several stop strings.");
+ABSL_FLAG(std::string, stop_token_id, "",
+          "Token id that ends generation; the token is not printed. Repeat "
+          "the flag for several ids.");
+ABSL_FLAG(uint32_t, min_new_tokens, 0,
+          "Ignore the end-of-sequence token, stop token ids and stop strings "
+          "until this many tokens are generated.");
+ABSL_FLAG(bool, include_stop_in_output, false,
+          "Print the matched stop string at the end of the text.");
+ABSL_FLAG(bool, add_special_tokens, false,
+          "With 'tokenize': start with the BOS token when the model adds it "
+          "to prompts.");
 ABSL_FLAG(bool, json, false,
           "Print each response message as one line of proto3 JSON, and "
           "nothing else, on stdout.");
@@ -87,17 +133,23 @@ constexpr char kUsage[] =
     "  textgen-client [flags] PROMPT...\n"
     "  textgen-client [flags] info\n"
     "  textgen-client [flags] health\n"
+    "  textgen-client [flags] tokenize TEXT...\n"
+    "  textgen-client [flags] detokenize ID...\n"
     "\n"
     "The prompt is the positional arguments joined by spaces. A summary line\n"
     "with the finish reason, token counts, seed and timings goes to stderr.\n"
     "The single argument 'info' prints the served model's details instead.\n"
     "The single argument 'health' asks the standard gRPC health service and\n"
     "exits 0 when the server reports SERVING, 1 otherwise.\n"
+    "'tokenize' prints the token ids of the remaining arguments joined by\n"
+    "spaces, one line per token with its bytes as a C-escaped string.\n"
+    "'detokenize' prints the text of the token ids that follow it.\n"
     "Flag names may use '-' or '_' between words, as in --max-new-tokens.\n"
     "\n"
     "Exit status: 0 on success; 1 when parsing the flags, the call or the\n"
-    "output fails; 2 when the prompt is missing or --timeout or --addr is\n"
-    "invalid; 130 when Ctrl-C interrupts the call.";
+    "output fails; 2 when the prompt, the text or the ids are missing, a\n"
+    "token id is not a number, or --timeout or --addr is invalid; 130 when\n"
+    "Ctrl-C interrupts the call.";
 
 // ---------------------------------------------------------------------------
 // Command line
@@ -170,11 +222,83 @@ void ConfigureUsage() {
   absl::SetFlagsUsageConfig(config);
 }
 
+// The values of the flags that may be repeated, in command-line order.
+struct RepeatedFlagValues {
+  std::vector<std::string> stop;
+  std::vector<std::string> stop_token_id;
+  std::vector<int32_t> stop_token_ids;  // stop_token_id parsed by ValidateFlags
+  std::vector<std::string> logit_bias;
+  std::vector<std::pair<int32_t, float>> logit_biases;  // logit_bias parsed by ValidateFlags
+};
+
+RepeatedFlagValues& RepeatedFlags() {
+  static RepeatedFlagValues* const values = new RepeatedFlagValues();
+  return *values;
+}
+
+// Removes every repeatable flag (--stop, --stop_token_id, --logit_bias),
+// with its value, from `arguments` (flag names spelled as NormalizeFlagNames
+// returns them) and stores the values in RepeatedFlags(). Returns an error
+// message when a value is missing, or an empty string.
+std::string TakeRepeatedFlags(std::vector<std::string>& arguments) {
+  std::vector<std::string> remaining = {arguments[0]};
+  for (size_t i = 1; i < arguments.size(); ++i) {
+    const std::string& argument = arguments[i];
+    if (argument == "--") {
+      remaining.insert(remaining.end(), arguments.begin() + i, arguments.end());
+      break;
+    }
+    if (argument.size() < 2 || argument[0] != '-') {
+      remaining.push_back(argument);
+      continue;
+    }
+
+    absl::string_view name = argument;
+    absl::ConsumePrefix(&name, "-");
+    absl::ConsumePrefix(&name, "-");
+    std::optional<std::string> value;
+    if (const size_t equals = name.find('='); equals != absl::string_view::npos) {
+      value = std::string(name.substr(equals + 1));
+      name = name.substr(0, equals);
+    }
+    std::vector<std::string>* values = nullptr;
+    if (name == "stop") values = &RepeatedFlags().stop;
+    if (name == "stop_token_id") values = &RepeatedFlags().stop_token_id;
+    if (name == "logit_bias") values = &RepeatedFlags().logit_bias;
+    if (values == nullptr) {
+      remaining.push_back(argument);
+      // The separate value of another non-bool flag is not a flag itself.
+      const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+      if (!value.has_value() && flag != nullptr && !flag->IsOfType<bool>() &&
+          i + 1 < arguments.size()) {
+        remaining.push_back(arguments[++i]);
+      }
+      continue;
+    }
+
+    if (!value.has_value()) {
+      if (i + 1 == arguments.size()) {
+        return absl::StrCat("missing value for --",
+                            absl::StrReplaceAll(name, {{"_", "-"}}));
+      }
+      value = arguments[++i];
+    }
+    values->push_back(*value);
+  }
+  arguments = std::move(remaining);
+  return "";
+}
+
 // Parses the flags and returns the positional arguments. absl exits with
-// status 1 after printing the error for an unknown flag or malformed value.
+// status 1 after printing the error for an unknown flag or malformed value;
+// a repeatable flag without a value exits with status 2.
 std::vector<std::string> ParseArguments(int argc, char** argv) {
   ConfigureUsage();
   std::vector<std::string> normalized = NormalizeFlagNames(argc, argv);
+  if (const std::string error = TakeRepeatedFlags(normalized); !error.empty()) {
+    std::fprintf(stderr, "textgen-client: %s\n", error.c_str());
+    std::exit(kExitUsage);
+  }
   std::vector<char*> normalized_argv;
   normalized_argv.reserve(normalized.size());
   for (std::string& argument : normalized) {
@@ -191,9 +315,57 @@ void PrintUsage() {
                kUsage);
 }
 
-// Returns an error message for an invalid --timeout or --addr, or an empty
-// string when both are valid. The server validates the sampling values.
+// Parses each of `texts` as a token id into `ids`. Returns an error message
+// naming `what` and the first text that is not a whole number in the int32
+// range, or an empty string.
+std::string ParseTokenIds(const std::vector<std::string>& texts,
+                          absl::string_view what, std::vector<int32_t>* ids) {
+  for (const std::string& text : texts) {
+    int32_t id = 0;
+    if (!absl::SimpleAtoi(text, &id)) {
+      return absl::StrCat("invalid ", what, " '", text,
+                          "': expected a token id, a whole number");
+    }
+    ids->push_back(id);
+  }
+  return "";
+}
+
+// Parses each of `texts`, written TOKEN_ID=BIAS, into `biases`. Returns an
+// error message naming the first text of another form, or an empty string.
+// The server checks the ranges.
+std::string ParseLogitBiases(const std::vector<std::string>& texts,
+                             std::vector<std::pair<int32_t, float>>* biases) {
+  for (const std::string& text : texts) {
+    const size_t equals = text.find('=');
+    int32_t id = 0;
+    float bias = 0;
+    if (equals == std::string::npos ||
+        !absl::SimpleAtoi(absl::string_view(text).substr(0, equals), &id) ||
+        !absl::SimpleAtof(absl::string_view(text).substr(equals + 1), &bias)) {
+      return absl::StrCat("invalid --logit-bias '", text,
+                          "': expected TOKEN_ID=BIAS, such as 50256=-100");
+    }
+    biases->emplace_back(id, bias);
+  }
+  return "";
+}
+
+// Returns an error message for an invalid --timeout, --addr,
+// --stop-token-id or --logit-bias, or an empty string when all are valid.
+// The server validates the sampling and stopping values.
 std::string ValidateFlags() {
+  if (std::string error =
+          ParseTokenIds(RepeatedFlags().stop_token_id, "--stop-token-id",
+                        &RepeatedFlags().stop_token_ids);
+      !error.empty()) {
+    return error;
+  }
+  if (std::string error = ParseLogitBiases(RepeatedFlags().logit_bias,
+                                           &RepeatedFlags().logit_biases);
+      !error.empty()) {
+    return error;
+  }
   const double timeout = absl::GetFlag(FLAGS_timeout);
   if (!std::isfinite(timeout) || timeout < 0 || timeout > kMaxTimeoutSeconds) {
     return absl::StrCat("invalid --timeout=", timeout,
@@ -252,10 +424,26 @@ GenerateRequest BuildGenerateRequest(const std::string& prompt) {
   if (const std::optional<uint64_t> seed = absl::GetFlag(FLAGS_seed)) {
     sampling->set_seed(*seed);
   }
+  sampling->set_min_p(absl::GetFlag(FLAGS_min_p));
+  sampling->set_repetition_penalty(absl::GetFlag(FLAGS_repetition_penalty));
+  sampling->set_presence_penalty(absl::GetFlag(FLAGS_presence_penalty));
+  sampling->set_frequency_penalty(absl::GetFlag(FLAGS_frequency_penalty));
+  sampling->set_penalty_window(absl::GetFlag(FLAGS_penalty_window));
+  // A later --logit-bias for the same token replaces an earlier one.
+  for (const auto& [id, bias] : RepeatedFlags().logit_biases) {
+    (*sampling->mutable_logit_bias())[id] = bias;
+  }
+  const uint32_t top_logprobs = absl::GetFlag(FLAGS_top_logprobs);
+  sampling->set_logprobs(absl::GetFlag(FLAGS_logprobs) || top_logprobs > 0);
+  sampling->set_top_logprobs(top_logprobs);
 
   textgen::v1::StoppingCriteria* stopping = request.mutable_stopping();
   stopping->set_max_new_tokens(absl::GetFlag(FLAGS_max_new_tokens));
   stopping->set_ignore_eos(absl::GetFlag(FLAGS_ignore_eos));
+  for (const std::string& stop : RepeatedFlags().stop) stopping->add_stop(stop);
+  for (int32_t id : RepeatedFlags().stop_token_ids) stopping->add_stop_token_ids(id);
+  stopping->set_min_new_tokens(absl::GetFlag(FLAGS_min_new_tokens));
+  stopping->set_include_stop_in_output(absl::GetFlag(FLAGS_include_stop_in_output));
   return request;
 }
 
@@ -549,16 +737,24 @@ void PrintSummary(const textgen::v1::Completion& completion,
   if (!completion.request_id().empty()) {
     request_id = absl::StrCat(" request_id=", completion.request_id());
   }
+  std::string matched_stop;
+  if (!completion.matched_stop().empty()) {
+    matched_stop = absl::StrCat(" matched_stop=\"", absl::CEscape(completion.matched_stop()), "\"");
+  }
+  if (completion.has_matched_stop_token_id()) {
+    absl::StrAppend(&matched_stop, " matched_stop_token_id=", completion.matched_stop_token_id());
+  }
 
   std::fprintf(
       stderr,
       "finish_reason=%s prompt_tokens=%u generated_tokens=%u "
       "seed=%llu time_to_first_token_ms=%s total_ms=%.1f "
-      "tokens_per_second=%.1f%s\n",
+      "tokens_per_second=%.1f%s%s\n",
       textgen::v1::FinishReason_Name(completion.finish_reason()).c_str(),
       completion.prompt_tokens(), completion.generated_tokens(),
       static_cast<unsigned long long>(completion.seed()), time_to_first_token,
-      ToMilliseconds(result.total_time), tokens_per_second, request_id.c_str());
+      ToMilliseconds(result.total_time), tokens_per_second, request_id.c_str(),
+      matched_stop.c_str());
 }
 
 // Reports how the stream ended and returns the exit status.
@@ -669,6 +865,72 @@ int RunHealth() {
   return response.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : kExitFailure;
 }
 
+// ---------------------------------------------------------------------------
+// Tokenize and Detokenize
+
+// Prints `message` as one JSON line on stdout. Returns the exit status.
+int PrintJsonLine(const google::protobuf::Message& message) {
+  const std::optional<std::string> line = ToJsonLine(message);
+  if (!line.has_value()) {
+    std::fprintf(stderr, "textgen-client: converting the %s to JSON failed\n",
+                 message.GetTypeName().c_str());
+    return kExitFailure;
+  }
+  return WriteToStdout(*line) ? 0 : kExitFailure;
+}
+
+int RunTokenize(const std::string& text) {
+  std::unique_ptr<TextGeneration::Stub> stub = CreateStub();
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  textgen::v1::TokenizeRequest request;
+  request.set_text(text);
+  request.set_add_special_tokens(absl::GetFlag(FLAGS_add_special_tokens));
+  textgen::v1::TokenizeResponse response;
+  const grpc::Status status = stub->Tokenize(&context, request, &response);
+  if (!status.ok()) {
+    ReportRpcFailure("Tokenize", status);
+    return kExitFailure;
+  }
+
+  if (absl::GetFlag(FLAGS_json)) return PrintJsonLine(response);
+  // One line per token: the id, a tab and the piece as a C-escaped string,
+  // because a piece may hold control characters or part of a character.
+  std::string lines;
+  for (int i = 0; i < response.token_ids_size(); ++i) {
+    const std::string piece = i < response.pieces_size() ? response.pieces(i) : "";
+    absl::StrAppend(&lines, response.token_ids(i), "\t\"", absl::CEscape(piece),
+                    "\"\n");
+  }
+  return WriteToStdout(lines) ? 0 : kExitFailure;
+}
+
+int RunDetokenize(const std::vector<std::string>& id_texts) {
+  textgen::v1::DetokenizeRequest request;
+  std::vector<int32_t> ids;
+  if (const std::string error = ParseTokenIds(id_texts, "token id", &ids);
+      !error.empty()) {
+    std::fprintf(stderr, "textgen-client: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  for (int32_t id : ids) request.add_token_ids(id);
+
+  std::unique_ptr<TextGeneration::Stub> stub = CreateStub();
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  textgen::v1::DetokenizeResponse response;
+  const grpc::Status status = stub->Detokenize(&context, request, &response);
+  if (!status.ok()) {
+    ReportRpcFailure("Detokenize", status);
+    return kExitFailure;
+  }
+
+  if (absl::GetFlag(FLAGS_json)) return PrintJsonLine(response);
+  std::string text = response.text();
+  if (text.empty() || text.back() != '\n') text += '\n';
+  return WriteToStdout(text) ? 0 : kExitFailure;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -679,6 +941,16 @@ int main(int argc, char** argv) {
   }
   if (arguments.size() == 1 && arguments[0] == "info") return RunInfo();
   if (arguments.size() == 1 && arguments[0] == "health") return RunHealth();
+  if (!arguments.empty() && (arguments[0] == "tokenize" || arguments[0] == "detokenize")) {
+    if (arguments.size() == 1) {
+      std::fprintf(stderr, "textgen-client: '%s' needs %s; pass '' for empty text\n",
+                   arguments[0].c_str(), arguments[0] == "tokenize" ? "TEXT" : "token ids");
+      return kExitUsage;
+    }
+    const std::vector<std::string> operands(arguments.begin() + 1, arguments.end());
+    if (arguments[0] == "tokenize") return RunTokenize(absl::StrJoin(operands, " "));
+    return RunDetokenize(operands);
+  }
 
   const std::string prompt = absl::StrJoin(arguments, " ");
   if (prompt.empty()) {

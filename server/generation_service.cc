@@ -14,6 +14,7 @@
 #include "engine/util/logging.h"
 #include "grpc/health/v1/health.pb.h"
 #include "server/status_mapping.h"
+#include "server/tokenization.h"
 
 namespace textgen {
 namespace {
@@ -26,6 +27,20 @@ v1::FinishReason ToProto(FinishReason reason) {
     case FinishReason::kCancelled: return v1::FINISH_REASON_CANCELLED;
   }
   return v1::FINISH_REASON_UNSPECIFIED;
+}
+
+void AddLogprobs(const std::vector<TokenLogprob>& logprobs, v1::TokenChunk* chunk) {
+  for (const TokenLogprob& logprob : logprobs) {
+    v1::TokenLogprob* entry = chunk->add_logprobs();
+    entry->set_token_id(logprob.token_id);
+    entry->set_logprob(logprob.logprob);
+    for (const TopLogprob& alternative : logprob.top) {
+      v1::TopLogprob* top = entry->add_top();
+      top->set_token_id(alternative.token_id);
+      top->set_logprob(alternative.logprob);
+      top->set_piece(alternative.piece);
+    }
+  }
 }
 
 // Timings of one call, for its log line.
@@ -113,6 +128,7 @@ grpc::Status GenerationService::GenerateStream(grpc::ServerContext* context,
       v1::TokenChunk* chunk = response.mutable_chunk();
       chunk->set_text(std::move(update.chunk.text));
       for (int32_t id : update.chunk.token_ids) chunk->add_token_ids(id);
+      AddLogprobs(update.chunk.logprobs, chunk);
       metrics_.RecordGeneratedTokens(chunk->token_ids_size());
       if (timer.first_token == absl::InfinitePast() && chunk->token_ids_size() > 0) {
         timer.first_token = absl::Now();
@@ -150,6 +166,10 @@ grpc::Status GenerationService::SendCompletion(const v1::GenerateRequest& reques
   completion->set_generated_tokens(result.generated_tokens);
   completion->set_seed(result.seed);
   completion->set_request_id(request.request_id());
+  completion->set_matched_stop(result.matched_stop);
+  if (result.matched_stop_token_id.has_value()) {
+    completion->set_matched_stop_token_id(*result.matched_stop_token_id);
+  }
   writer->Write(response);
   metrics_.RecordCompletion(result, absl::Now() - call_start);
   return grpc::Status::OK;
@@ -165,6 +185,25 @@ grpc::Status GenerationService::GetModelInfo(grpc::ServerContext* /*context*/,
   response->set_vocab_size(static_cast<uint32_t>(description.vocab_size));
   response->set_parameter_count(description.parameter_count);
   response->set_weight_type(std::string(WeightTypeName(description.weight_type)));
+  return grpc::Status::OK;
+}
+
+grpc::Status GenerationService::Tokenize(grpc::ServerContext* /*context*/,
+                                         const v1::TokenizeRequest* request,
+                                         v1::TokenizeResponse* response) {
+  absl::StatusOr<v1::TokenizeResponse> result =
+      textgen::Tokenize(*request, *model_.tokenizer, model_.add_bos);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+grpc::Status GenerationService::Detokenize(grpc::ServerContext* /*context*/,
+                                           const v1::DetokenizeRequest* request,
+                                           v1::DetokenizeResponse* response) {
+  absl::StatusOr<v1::DetokenizeResponse> result = textgen::Detokenize(*request, *model_.tokenizer);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = *std::move(result);
   return grpc::Status::OK;
 }
 

@@ -36,6 +36,12 @@ class GenerationService final : public v1::TextGeneration::Service {
   grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
                             v1::ModelInfo* response) override;
 
+  grpc::Status Tokenize(grpc::ServerContext* context, const v1::TokenizeRequest* request,
+                        v1::TokenizeResponse* response) override;
+
+  grpc::Status Detokenize(grpc::ServerContext* context, const v1::DetokenizeRequest* request,
+                          v1::DetokenizeResponse* response) override;
+
   const Scheduler& scheduler() const { return scheduler_; }
   const ServerMetrics& metrics() const { return metrics_; }
 

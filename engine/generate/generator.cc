@@ -39,7 +39,7 @@ GenerationResult Generator::Generate(const GenerationRequest& request,
     }
     if (sampled.finish) {
       std::string rest = sequence.FlushText();
-      if (!rest.empty() && !callbacks.on_output(GenerationOutput{-1, std::move(rest)})) {
+      if (!rest.empty() && !callbacks.on_output(GenerationOutput{-1, std::move(rest), {}})) {
         return sequence.Result(FinishReason::kCancelled);
       }
       return sequence.Result(*sampled.finish);

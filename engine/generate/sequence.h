@@ -8,6 +8,7 @@
 
 #include "absl/types/span.h"
 #include "engine/generate/sampler.h"
+#include "engine/generate/stop_matcher.h"
 #include "engine/tokenizer/incremental_detokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -22,6 +23,10 @@ struct GenerationRequest {
   uint64_t seed = 0;
   int32_t max_new_tokens = 0;  // > 0
   bool ignore_eos = false;
+  std::vector<std::string> stop;          // stop strings; empty ones never match
+  std::vector<int32_t> stop_token_ids;    // sampled, they end the sequence like EOS
+  int32_t min_new_tokens = 0;             // EOS and stops are ignored until then
+  bool include_stop_in_output = false;    // the text ends with the matched stop string
 };
 
 // The output one step adds. `token_id` is -1 for the final piece of
@@ -29,6 +34,8 @@ struct GenerationRequest {
 struct GenerationOutput {
   int32_t token_id = -1;
   std::string text;  // valid UTF-8, possibly empty
+  // The token's log-probability, when the request sets logprobs.
+  std::optional<TokenLogprob> logprob;
 };
 
 struct GenerationResult {
@@ -36,6 +43,8 @@ struct GenerationResult {
   int32_t prompt_tokens = 0;
   int32_t generated_tokens = 0;
   uint64_t seed = 0;
+  std::string matched_stop;                     // the stop string that ended it, or ""
+  std::optional<int32_t> matched_stop_token_id;  // the stop token id that ended it
 };
 
 // The state of one sequence in the autoregressive loop: its tokens, how many
@@ -45,8 +54,10 @@ struct GenerationResult {
 class Sequence {
  public:
   // `tokenizer` must outlive the Sequence. A sampled token in
-  // `end_of_sequence_ids` ends the sequence unless the request ignores EOS;
-  // it is not output or counted.
+  // `end_of_sequence_ids` ends the sequence unless the request ignores EOS,
+  // and one in the request's stop_token_ids ends it too. That token is not
+  // output or counted. Before min_new_tokens tokens are generated, both are
+  // ignored and the token is output like any other.
   Sequence(GenerationRequest request, const Tokenizer& tokenizer,
            const std::vector<int32_t>& end_of_sequence_ids, int64_t context_length);
 
@@ -73,17 +84,27 @@ class Sequence {
   // the last token, appends it and checks the stop conditions.
   SampleResult Sample(absl::Span<const float> logits);
 
-  // Returns text the detokenizer still keeps (an incomplete character at the
-  // end) as U+FFFD, or an empty string.
-  std::string FlushText() { return detokenizer_.Flush(); }
+  // Returns the text still held at the end of the sequence: the stop
+  // matcher's held-back text, then an incomplete character at the end as
+  // U+FFFD. Returns "" after a stop string matched. A stop string that
+  // matches in this text still ends the text there and makes Result report
+  // kStopSequence.
+  std::string FlushText();
 
   GenerationResult Result(FinishReason reason) const;
   const GenerationRequest& request() const { return request_; }
 
  private:
   bool IsEndOfSequence(int32_t token) const;
+  // Returns the finish reason when `token` ends the sequence before it is
+  // appended: EOS or a stop token id, unless min_new_tokens is not reached.
+  std::optional<FinishReason> CheckStopToken(int32_t token);
+  // Returns the text that `token` releases, after the stop string check.
+  std::string ReleaseText(int32_t token);
+  void AddPieces(TokenLogprob* logprob) const;
 
   GenerationRequest request_;
+  const Tokenizer& tokenizer_;
   const std::vector<int32_t>& end_of_sequence_ids_;
   int64_t context_length_;
   std::vector<int32_t> tokens_;  // prompt, then every generated token
@@ -91,6 +112,8 @@ class Sequence {
   int32_t generated_ = 0;
   Sampler sampler_;
   IncrementalDetokenizer detokenizer_;
+  StopMatcher stop_matcher_;
+  std::optional<int32_t> matched_stop_token_id_;
 };
 
 }  // namespace textgen

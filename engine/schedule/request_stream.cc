@@ -7,6 +7,7 @@ namespace textgen {
 void RequestStream::Append(const GenerationOutput& output) {
   absl::MutexLock lock(&mutex_);
   if (output.token_id >= 0) pending_.token_ids.push_back(output.token_id);
+  if (output.logprob.has_value()) pending_.logprobs.push_back(*output.logprob);
   pending_.text += output.text;
 }
 

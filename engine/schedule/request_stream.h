@@ -23,6 +23,8 @@ class RequestStream {
   struct Chunk {
     std::vector<int32_t> token_ids;
     std::string text;
+    // With SamplingParams::logprobs: one per token id, in the same order.
+    std::vector<TokenLogprob> logprobs;
     bool empty() const { return token_ids.empty() && text.empty(); }
   };
 

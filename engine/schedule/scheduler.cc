@@ -269,7 +269,7 @@ void Scheduler::FinishEntry(Entry& entry, FinishReason reason) {
   // Blocks go back first, so a client that receives the result finds them free.
   entry.cache.reset();
   std::string rest = entry.sequence->FlushText();
-  if (!rest.empty()) entry.stream->Append(GenerationOutput{-1, std::move(rest)});
+  if (!rest.empty()) entry.stream->Append(GenerationOutput{-1, std::move(rest), {}});
   entry.stream->Finish(entry.sequence->Result(reason));
   entry.sequence.reset();
 }
