@@ -94,6 +94,10 @@ int32_t Sampler::SampleAtTemperature(absl::Span<const float> logits) {
                                 [threshold](const Candidate& c) { return c.first >= threshold; });
     kept = static_cast<size_t>(above - candidates_.begin());
     std::sort(candidates_.begin(), above, MoreLikely);
+  } else if (top_p_cuts) {
+    reference_mass = SumOfProbabilities(candidates_);
+    kept = PartitionNucleus(candidates_[max_index].first, reference_mass);
+    std::sort(candidates_.begin(), candidates_.begin() + kept, MoreLikely);
   } else {
     std::sort(candidates_.begin(), candidates_.end(), MoreLikely);
     reference_mass = SumOfProbabilities(candidates_);
@@ -103,6 +107,26 @@ int32_t Sampler::SampleAtTemperature(absl::Span<const float> logits) {
   kept = CutToTopP(kept, reference_mass, &kept_mass);
   kept = CutToMinP(kept, &kept_mass);
   return Draw(absl::MakeConstSpan(candidates_.data(), kept), kept_mass);
+}
+
+// Moves to the front the tokens at or above a probability threshold whose
+// mass already reaches top_p of `reference_mass`, and returns their count.
+// The nucleus lies among them, because every other token is less likely
+// than each of them, so only they need sorting. The threshold starts at
+// `max_probability` and falls by a factor of 4 per pass, and each pass
+// scans only the tokens still below it.
+size_t Sampler::PartitionNucleus(float max_probability, float reference_mass) {
+  const float target = params_.top_p * reference_mass;
+  auto above = candidates_.begin();
+  float mass = 0.0f;
+  for (float threshold = max_probability; threshold > 0.0f; threshold *= 0.25f) {
+    auto next = std::partition(above, candidates_.end(),
+                               [threshold](const Candidate& c) { return c.first >= threshold; });
+    for (auto it = above; it != next; ++it) mass += it->first;
+    above = next;
+    if (mass >= target) break;
+  }
+  return static_cast<size_t>(above - candidates_.begin());
 }
 
 // Nucleus: the smallest prefix whose probability reaches top_p times

@@ -46,6 +46,7 @@ class Sampler {
 
  private:
   int32_t SampleAtTemperature(absl::Span<const float> logits);
+  size_t PartitionNucleus(float max_probability, float reference_mass);
   size_t CutToTopP(size_t kept, float reference_mass, float* kept_mass) const;
   size_t CutToMinP(size_t kept, float* kept_mass) const;
   int32_t Draw(absl::Span<const std::pair<float, int32_t>> candidates, float total);

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -72,6 +74,52 @@ TEST(SamplerTest, TopPKeepsSmallestNucleus) {
   EXPECT_EQ(counts[2], 0);
   // Within the nucleus the odds stay 5:3, so token 0 gets 62.5%.
   EXPECT_NEAR(counts[0] / 2000.0, 0.625, 0.05);
+}
+
+TEST(SamplerTest, TopPNeverDrawsOutsideNucleusOfWideTail) {
+  // 4 likely tokens and 2,000 unlikely ones of graded probabilities, so
+  // that the nucleus of top_p 0.95 reaches into the tail. The nucleus is
+  // computed here by sorting every probability in double precision.
+  std::vector<float> logits(2004);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = -0.002f * static_cast<float>(i);
+  for (int i = 0; i < 4; ++i) logits[500 * i + 7] = 6.0f;
+  std::vector<double> probabilities(logits.size());
+  double total = 0.0;
+  for (size_t i = 0; i < logits.size(); ++i) total += probabilities[i] = std::exp(logits[i]);
+  std::vector<std::pair<double, int32_t>> sorted;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    sorted.push_back({probabilities[i] / total, static_cast<int32_t>(i)});
+  }
+  std::sort(sorted.begin(), sorted.end(), std::greater<>());
+  std::vector<bool> in_nucleus(logits.size(), false);
+  double mass = 0.0;
+  size_t nucleus_size = 0;
+  for (const auto& [probability, token] : sorted) {
+    in_nucleus[token] = true;
+    ++nucleus_size;
+    mass += probability;
+    if (mass >= 0.95) break;
+  }
+  ASSERT_GT(nucleus_size, 100u);
+  ASSERT_LT(nucleus_size, 1900u);
+
+  // Within the nucleus, the tail's share of the draws is its share of the
+  // nucleus mass, so a nucleus cut too short would draw too few tail tokens.
+  const double head_mass = sorted[0].first + sorted[1].first + sorted[2].first + sorted[3].first;
+  const double expected_tail_share = (mass - head_mass) / mass;
+
+  Sampler sampler(Params(1.0f, 0, 0.95f), 17);
+  const int draws = 3000;
+  int tail_draws = 0;
+  for (int i = 0; i < draws; ++i) {
+    const int32_t token = sampler.Sample(logits);
+    tail_draws += logits[token] < 6.0f;
+    // The last token of the nucleus is the one rounding could move.
+    if (token != sorted[nucleus_size - 1].second && token != sorted[nucleus_size].second) {
+      ASSERT_TRUE(in_nucleus[token]) << "drew " << token << " outside the nucleus";
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(tail_draws) / draws, expected_tail_share, 0.03);
 }
 
 TEST(SamplerTest, FrequenciesFollowSoftmaxAtTemperature) {
