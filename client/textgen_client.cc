@@ -953,8 +953,12 @@ int main(int argc, char** argv) {
   }
 
   const std::string prompt = absl::StrJoin(arguments, " ");
-  if (prompt.empty()) {
+  if (arguments.empty()) {
     PrintUsage();
+    return kExitUsage;
+  }
+  if (prompt.empty()) {
+    std::fprintf(stderr, "textgen-client: the prompt is empty; pass the text to continue\n");
     return kExitUsage;
   }
   return RunGenerate(prompt);
