@@ -30,6 +30,16 @@ std::optional<std::vector<int>> ParseConcurrencyList(std::string_view text,
                                                      int max_level,
                                                      std::string* error);
 
+// Parses a comma-separated list of token ids such as "2,13" given to `flag`,
+// which is written as users type it ("--stop-token-id"). An empty text is an
+// empty list. Returns nullopt and sets `*error`, naming `flag` and the entry,
+// when an entry is empty (as after a trailing comma) or is not a whole number
+// from 0 to 2147483647. The server checks that every id is below its
+// vocab_size.
+std::optional<std::vector<int32_t>> ParseTokenIdList(std::string_view text,
+                                                     std::string_view flag,
+                                                     std::string* error);
+
 // Parses a comma-separated list of TOKEN_ID=BIAS entries such as
 // "50256=-100,13=2.5" for --logit-bias. An empty text is an empty list.
 // Returns nullopt and sets `*error` when an entry has another form. The

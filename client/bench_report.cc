@@ -45,6 +45,8 @@ nlohmann::ordered_json SamplingToJson(const v1::SamplingParams& sampling) {
   nlohmann::ordered_json logit_bias = nlohmann::ordered_json::object();
   for (const auto& [id, bias] : sorted_bias) logit_bias[std::to_string(id)] = bias;
   return {
+      {"top_k", sampling.top_k()},
+      {"top_p", sampling.top_p()},
       {"min_p", sampling.min_p()},
       {"repetition_penalty", sampling.repetition_penalty()},
       {"presence_penalty", sampling.presence_penalty()},
@@ -60,6 +62,8 @@ nlohmann::ordered_json SamplingToJson(const v1::SamplingParams& sampling) {
 // defaults, or an empty string when all are.
 std::string DescribeSampling(const v1::SamplingParams& sampling) {
   std::vector<std::string> parts;
+  if (sampling.top_k() != 0) parts.push_back(absl::StrCat("top_k ", sampling.top_k()));
+  if (sampling.top_p() != 0) parts.push_back(absl::StrCat("top_p ", sampling.top_p()));
   if (sampling.min_p() != 0) parts.push_back(absl::StrCat("min_p ", sampling.min_p()));
   if (sampling.repetition_penalty() != 0) {
     parts.push_back(absl::StrCat("repetition_penalty ", sampling.repetition_penalty()));
@@ -94,8 +98,13 @@ nlohmann::ordered_json SettingsToJson(const BenchSettings& settings) {
       {"max_new_tokens", settings.max_new_tokens},
       {"temperature", settings.temperature},
       {"seed", settings.seed},
-      {"stop", settings.stop},
-      {"min_new_tokens", settings.min_new_tokens},
+      {"stop", std::vector<std::string>(settings.stopping.stop().begin(),
+                                        settings.stopping.stop().end())},
+      {"stop_token_ids",
+       std::vector<int32_t>(settings.stopping.stop_token_ids().begin(),
+                            settings.stopping.stop_token_ids().end())},
+      {"min_new_tokens", settings.stopping.min_new_tokens()},
+      {"include_stop_in_output", settings.stopping.include_stop_in_output()},
       {"sampling", SamplingToJson(settings.sampling)},
   };
   if (settings.requests.has_value())

@@ -27,8 +27,9 @@ struct BenchSettings {
   uint32_t max_new_tokens = 0;
   double temperature = 0;
   uint64_t seed = 0;
-  std::string stop;  // empty for none
-  uint32_t min_new_tokens = 0;
+  // stop, stop_token_ids, min_new_tokens and include_stop_in_output of every
+  // request. Its max_new_tokens and ignore_eos are unused.
+  v1::StoppingCriteria stopping;
   // min_p, the penalties, logit_bias and logprobs of every request.
   v1::SamplingParams sampling;
 };

@@ -40,10 +40,9 @@ v1::GenerateRequest Workload::Request(int64_t index) const {
   sampling->set_seed(random.Next());
 
   v1::StoppingCriteria* stopping = request.mutable_stopping();
+  *stopping = options_.stopping;
   stopping->set_max_new_tokens(options_.max_new_tokens);
   stopping->set_ignore_eos(true);
-  if (!options_.stop.empty()) stopping->add_stop(options_.stop);
-  stopping->set_min_new_tokens(options_.min_new_tokens);
 
   // The modulo bias is below vocab_size / 2^64, far too small to matter.
   const uint64_t id_count =

@@ -6,7 +6,6 @@
 #define TEXTGEN_CLIENT_BENCH_WORKLOAD_H_
 
 #include <cstdint>
-#include <string>
 
 #include "textgen/v1/textgen.pb.h"
 
@@ -22,8 +21,10 @@ struct WorkloadOptions {
   uint32_t max_new_tokens = 0;
   float temperature = 0;
   uint64_t seed = 0;
-  std::string stop;             // one stop string for every request; empty for none
-  uint32_t min_new_tokens = 0;  // stopping.min_new_tokens of every request
+  // The other stopping fields of every request: stop, stop_token_ids,
+  // min_new_tokens and include_stop_in_output. Request sets max_new_tokens
+  // and ignore_eos over them.
+  v1::StoppingCriteria stopping;
   // The other sampling fields of every request: min_p, the penalties,
   // logit_bias and logprobs. Request sets temperature and seed over them.
   v1::SamplingParams sampling;
@@ -37,7 +38,7 @@ class Workload {
   // Returns request number `index`: prompt_token_ids of options.prompt_tokens
   // ids drawn uniformly from [kFirstPromptTokenId, vocab_size), a sampling
   // seed, and ignore_eos so that every request generates max_new_tokens
-  // unless options.stop matches.
+  // unless a stop string or stop token id of options.stopping matches.
   v1::GenerateRequest Request(int64_t index) const;
 
  private:

@@ -47,12 +47,18 @@ ABSL_FLAG(int32_t, prompt_tokens, 128,
           "Prompt length of every request, in tokens.");
 ABSL_FLAG(int32_t, max_new_tokens, 128,
           "Tokens every request generates. Requests set ignore_eos, so that "
-          "none ends early unless --stop matches.");
+          "none ends early unless --stop or --stop-token-id matches.");
 ABSL_FLAG(uint64_t, seed, 0,
           "Seed from which the prompts and the sampling seeds of the "
           "requests are derived.");
 ABSL_FLAG(double, temperature, 0,
           "Sampling temperature; 0 selects greedy decoding.");
+ABSL_FLAG(int32_t, top_k, 0,
+          "sampling.top_k of every request: keep the K most likely tokens; 0 "
+          "is off.");
+ABSL_FLAG(float, top_p, 0,
+          "sampling.top_p of every request: keep the smallest set of tokens "
+          "whose probability reaches P; 0 or 1 is off.");
 ABSL_FLAG(float, min_p, 0,
           "sampling.min_p of every request: keep tokens whose probability is "
           "at least this fraction of the largest; 0 is off.");
@@ -75,10 +81,19 @@ ABSL_FLAG(uint32_t, top_logprobs, 0,
           "implies --logprobs.");
 ABSL_FLAG(std::string, stop, "",
           "Stop string of every request; a request whose text contains it "
-          "ends early. Empty means none.");
+          "ends early. The whole value is one string, commas included. Empty "
+          "means none.");
+ABSL_FLAG(std::string, stop_token_id, "",
+          "stopping.stop_token_ids of every request, as a comma-separated "
+          "list of token ids such as 2,13; a request that samples one ends "
+          "early. Requests set ignore_eos, so pass the EOS id here to end "
+          "them at EOS.");
 ABSL_FLAG(int32_t, min_new_tokens, 0,
-          "Tokens every request generates before its stop string counts, "
-          "from 0 to --max-new-tokens.");
+          "Tokens every request generates before its stop string and stop "
+          "token ids count, from 0 to --max-new-tokens.");
+ABSL_FLAG(bool, include_stop_in_output, false,
+          "stopping.include_stop_in_output of every request: keep the "
+          "matched stop string at the end of the text.");
 ABSL_FLAG(int32_t, warmup, 0,
           "Requests sent one at a time before the first level and left out "
           "of the figures.");
@@ -110,8 +125,10 @@ constexpr char kUsage[] =
     "  textgen-bench [--addr HOST:PORT] [--concurrency 1,4,16]\n"
     "                [--requests N | --duration SECONDS] [--prompt-tokens N]\n"
     "                [--max-new-tokens N] [--seed S] [--temperature T]\n"
-    "                [--stop STRING] [--min-new-tokens N]\n"
-    "                [--min-p P] [--repetition-penalty R]\n"
+    "                [--stop STRING] [--stop-token-id ID,...]\n"
+    "                [--min-new-tokens N] [--include-stop-in-output]\n"
+    "                [--top-k K] [--top-p P] [--min-p P]\n"
+    "                [--repetition-penalty R]\n"
     "                [--presence-penalty P] [--frequency-penalty F]\n"
     "                [--penalty-window N] [--logit-bias ID=BIAS,...]\n"
     "                [--logprobs] [--top-logprobs N]\n"
@@ -206,6 +223,8 @@ std::optional<std::string> ReadSampling(BenchSettings* settings) {
   if (!biases.has_value()) return error;
   for (const auto& [id, bias] : *biases) (*sampling.mutable_logit_bias())[id] = bias;
 
+  sampling.set_top_k(absl::GetFlag(FLAGS_top_k));
+  sampling.set_top_p(absl::GetFlag(FLAGS_top_p));
   sampling.set_min_p(absl::GetFlag(FLAGS_min_p));
   sampling.set_repetition_penalty(absl::GetFlag(FLAGS_repetition_penalty));
   sampling.set_presence_penalty(absl::GetFlag(FLAGS_presence_penalty));
@@ -214,6 +233,33 @@ std::optional<std::string> ReadSampling(BenchSettings* settings) {
   const uint32_t top_logprobs = absl::GetFlag(FLAGS_top_logprobs);
   sampling.set_logprobs(absl::GetFlag(FLAGS_logprobs) || top_logprobs > 0);
   sampling.set_top_logprobs(top_logprobs);
+  return std::nullopt;
+}
+
+// Returns an error message when --stop-token-id or --min-new-tokens is
+// invalid, and stores the stopping flags in `settings` otherwise. The server
+// checks the number of stops and the length of each stop string.
+std::optional<std::string> ReadStopping(BenchSettings* settings) {
+  v1::StoppingCriteria& stopping = settings->stopping;
+  const std::string stop = absl::GetFlag(FLAGS_stop);
+  if (!stop.empty()) stopping.add_stop(stop);
+
+  std::string error;
+  const std::optional<std::vector<int32_t>> stop_token_ids = ParseTokenIdList(
+      absl::GetFlag(FLAGS_stop_token_id), "--stop-token-id", &error);
+  if (!stop_token_ids.has_value()) return error;
+  for (const int32_t id : *stop_token_ids) stopping.add_stop_token_ids(id);
+
+  const int32_t min_new_tokens = absl::GetFlag(FLAGS_min_new_tokens);
+  if (min_new_tokens < 0 ||
+      static_cast<uint32_t>(min_new_tokens) > settings->max_new_tokens) {
+    return absl::StrCat("invalid --min-new-tokens=", min_new_tokens,
+                        ": expected 0 to --max-new-tokens=",
+                        settings->max_new_tokens);
+  }
+  stopping.set_min_new_tokens(static_cast<uint32_t>(min_new_tokens));
+  stopping.set_include_stop_in_output(
+      absl::GetFlag(FLAGS_include_stop_in_output));
   return std::nullopt;
 }
 
@@ -256,13 +302,9 @@ std::optional<std::string> ReadSettings(BenchSettings* settings) {
                         ": expected 0 to ", kMaxWarmupRequests);
   }
   settings->seed = absl::GetFlag(FLAGS_seed);
-  settings->stop = absl::GetFlag(FLAGS_stop);
-  const int32_t min_new_tokens = absl::GetFlag(FLAGS_min_new_tokens);
-  if (min_new_tokens < 0 || min_new_tokens > max_new_tokens) {
-    return absl::StrCat("invalid --min-new-tokens=", min_new_tokens,
-                        ": expected 0 to --max-new-tokens=", max_new_tokens);
+  if (std::optional<std::string> stopping_error = ReadStopping(settings)) {
+    return stopping_error;
   }
-  settings->min_new_tokens = static_cast<uint32_t>(min_new_tokens);
   return ReadSampling(settings);
 }
 
@@ -274,6 +316,14 @@ std::optional<std::string> CheckRequestsFitModel(
     return absl::StrCat("the model's vocab_size is ", model.vocab_size(),
                         ", but prompts need ids from ", kFirstPromptTokenId,
                         " up");
+  }
+  for (const int32_t id : settings.stopping.stop_token_ids()) {
+    if (static_cast<uint32_t>(id) >= model.vocab_size()) {
+      return absl::StrCat("invalid --stop-token-id entry ", id, ": model '",
+                          model.name(), "' has vocab_size ",
+                          model.vocab_size(), ", so token ids are 0 to ",
+                          model.vocab_size() - 1);
+    }
   }
   const uint64_t total =
       uint64_t{static_cast<uint32_t>(settings.prompt_tokens)} +
@@ -316,8 +366,7 @@ Workload MakeWorkload(const BenchSettings& settings) {
   options.max_new_tokens = settings.max_new_tokens;
   options.temperature = static_cast<float>(settings.temperature);
   options.seed = settings.seed;
-  options.stop = settings.stop;
-  options.min_new_tokens = settings.min_new_tokens;
+  options.stopping = settings.stopping;
   options.sampling = settings.sampling;
   return Workload(options);
 }
