@@ -219,6 +219,7 @@ void ConfigureUsage() {
   };
   config.contains_help_flags = is_this_file;
   config.contains_helpshort_flags = is_this_file;
+  config.version_string = [] { return std::string("textgen-client " TEXTGEN_VERSION "\n"); };
   absl::SetFlagsUsageConfig(config);
 }
 

@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <chrono>
+#include <cmath>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -64,8 +65,9 @@ SchedulerOptions Observed(SchedulerOptions options, ServerMetrics& metrics) {
 
 void LogFinished(const std::string& request_id, const GenerationResult& result,
                  const CallTimer& timer) {
+  // NaN, logged as null, when the call produced no token.
   const double ttft_ms = timer.first_token == absl::InfinitePast()
-                             ? -1.0
+                             ? std::nan("")
                              : absl::ToDoubleMilliseconds(timer.first_token - timer.start);
   const double decode_seconds = timer.first_token == absl::InfinitePast()
                                     ? 0.0
@@ -129,12 +131,16 @@ grpc::Status GenerationService::GenerateStream(grpc::ServerContext* context,
       chunk->set_text(std::move(update.chunk.text));
       for (int32_t id : update.chunk.token_ids) chunk->add_token_ids(id);
       AddLogprobs(update.chunk.logprobs, chunk);
-      metrics_.RecordGeneratedTokens(chunk->token_ids_size());
-      if (timer.first_token == absl::InfinitePast() && chunk->token_ids_size() > 0) {
+      const int tokens = chunk->token_ids_size();
+      if (timer.first_token == absl::InfinitePast() && tokens > 0) {
         timer.first_token = absl::Now();
         metrics_.RecordTimeToFirstToken(timer.first_token - timer.start);
       }
-      if (!writer->Write(response)) (*stream)->Cancel();
+      if (writer->Write(response)) {
+        metrics_.RecordGeneratedTokens(tokens);
+      } else {
+        (*stream)->Cancel();
+      }
     }
 
     if (update.result.has_value()) {
@@ -156,6 +162,10 @@ grpc::Status GenerationService::SendCompletion(const v1::GenerateRequest& reques
   if (result.finish_reason == FinishReason::kCancelled && context->IsCancelled()) {
     // The client is gone or its deadline passed, so no client reads a Completion.
     ++cancelled_requests_;
+    if (context->deadline() <= std::chrono::system_clock::now()) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          "the deadline passed during generation");
+    }
     return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled during generation");
   }
 

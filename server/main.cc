@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -35,8 +37,8 @@ ABSL_FLAG(std::string, tokenizer, "",
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "Address of the gRPC server, HOST:PORT; port 0 picks a free port and logs it.");
 ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
-          "Address of the Prometheus metrics endpoint (GET /metrics), HOST:PORT or [HOST]:PORT; "
-          "port 0 picks a free port and logs it; empty turns the endpoint off.");
+          "Address of the Prometheus metrics endpoint (GET /metrics), IPV4:PORT; port 0 picks a "
+          "free port and logs it; empty turns the endpoint off.");
 ABSL_FLAG(std::string, log_format, "text",
           "Format of the log lines on stderr: text, or json for one JSON object per line.");
 ABSL_FLAG(int, threads, 0, "Compute threads for the engine; 0 uses every core.");
@@ -87,6 +89,9 @@ absl::Status ValidateFlags() {
       return absl::InvalidArgumentError(absl::StrFormat("%s is %d, expected 1 or more", name, value));
     }
   }
+  if (const std::string metrics = absl::GetFlag(FLAGS_metrics_listen); !metrics.empty()) {
+    if (absl::Status status = CheckMetricsAddress(metrics); !status.ok()) return status;
+  }
   const double drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
   if (!(drain_timeout >= 0.0 && drain_timeout <= 3600.0)) {
     return absl::InvalidArgumentError(
@@ -111,6 +116,16 @@ void LogStartupSummary(const LoadedModel& loaded) {
                            {"vocab_size", static_cast<int64_t>(d.vocab_size)},
                            {"threads", ComputeThreads()},
                            {"isa", DnnlMatmul::CpuIsaName()}});
+}
+
+// Sends protobuf's own log lines, such as its report of a request with
+// invalid UTF-8 in a string field, through the server's log in its format.
+void LogFromProtobuf(google::protobuf::LogLevel level, const char* filename, int line,
+                     const std::string& message) {
+  const LogSeverity severity = level == google::protobuf::LOGLEVEL_INFO  ? LogSeverity::kInfo
+                               : level == google::protobuf::LOGLEVEL_WARNING ? LogSeverity::kWarning
+                                                                             : LogSeverity::kError;
+  Log(severity, "protobuf", {{"message", message}, {"file", filename}, {"line", line}});
 }
 
 // Runs one token through the model so that oneDNN builds its primitives
@@ -163,6 +178,7 @@ int Run() {
     return 2;
   }
   if (absl::GetFlag(FLAGS_log_format) == "json") SetLogFormat(LogFormat::kJson);
+  google::protobuf::SetLogHandler(&LogFromProtobuf);
   if (absl::GetFlag(FLAGS_threads) > 0) SetComputeThreads(absl::GetFlag(FLAGS_threads));
 
   ModelFiles files;
@@ -264,6 +280,7 @@ int main(int argc, char** argv) {
     return absl::EndsWith(file, "server/main.cc");
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] { return std::string("textgen-server " TEXTGEN_VERSION "\n"); };
   absl::SetFlagsUsageConfig(usage);
   std::vector<std::string> arguments = textgen::NormalizeFlagNames(argc, argv);
   std::vector<char*> pointers = textgen::ArgvPointers(arguments);

@@ -4,7 +4,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/metrics.h"
 
 namespace prometheus {
@@ -13,12 +15,16 @@ class Exposer;
 
 namespace textgen {
 
+// Checks that `address` is IPV4:PORT with a port from 0 to 65535;
+// INVALID_ARGUMENT naming --metrics-listen otherwise.
+absl::Status CheckMetricsAddress(absl::string_view address);
+
 // The HTTP server that Prometheus scrapes: GET /metrics returns `metrics` in
 // the text exposition format.
 class MetricsEndpoint {
  public:
-  // Listens on `address`, HOST:PORT ([HOST]:PORT for IPv6); port 0 picks a
-  // free one. `metrics` must outlive the endpoint.
+  // Listens on `address`, IPV4:PORT; port 0 picks a free one. `metrics`
+  // must outlive the endpoint.
   static absl::StatusOr<std::unique_ptr<MetricsEndpoint>> Start(const std::string& address,
                                                                const ServerMetrics& metrics);
   ~MetricsEndpoint();

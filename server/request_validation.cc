@@ -7,11 +7,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/util/status_macros.h"
+#include "server/tokenization.h"
 
 namespace textgen {
 namespace {
 
 constexpr size_t kMaxRequestIdBytes = 256;
+// The same cap as Tokenize's: room for prompts of tens of thousands of tokens.
+constexpr size_t kMaxPromptBytes = kMaxTokenizeTextBytes;
 
 absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentError(message); }
 
@@ -203,6 +206,12 @@ absl::StatusOr<std::vector<int32_t>> PromptTokens(const v1::GenerateRequest& req
         " set; to generate from nothing, send prompt_token_ids with the BOS token"));
   }
 
+  // Tokenizing costs time and memory in proportion to the text, so an
+  // oversized prompt is rejected before it is tokenized.
+  if (has_text && request.prompt().size() > kMaxPromptBytes) {
+    return Invalid(absl::StrCat("prompt is ", request.prompt().size(), " bytes, expected at most ",
+                                kMaxPromptBytes));
+  }
   if (has_text) return context.tokenizer->Encode(request.prompt(), context.add_bos);
 
   const int64_t vocab_size = context.model->vocab_size;

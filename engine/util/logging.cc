@@ -25,13 +25,28 @@ const char* SeverityName(LogSeverity severity) {
   return "INFO";
 }
 
-// TIME SEVERITY message: key=value key=value
+// True when a string value would be ambiguous on a text line unquoted:
+// empty, or holding a space, a control character, a quote, a backslash or
+// '='. Values from clients, such as request ids, could otherwise forge lines
+// or fields.
+bool NeedsQuotes(absl::string_view value) {
+  if (value.empty()) return true;
+  for (char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= ' ' || byte == 0x7f || c == '"' || c == '\\' || c == '=') return true;
+  }
+  return false;
+}
+
+// TIME SEVERITY message: key=value key="quoted value"
 std::string TextLine(absl::string_view time, LogSeverity severity, absl::string_view message,
                      std::initializer_list<LogField> fields) {
   std::string line = absl::StrCat(time, " ", SeverityName(severity), " ", message);
   const char* separator = ": ";
   for (const LogField& field : fields) {
-    absl::StrAppend(&line, separator, field.key(), "=", field.text());
+    absl::StrAppend(&line, separator, field.key(), "=",
+                    field.is_string() && NeedsQuotes(field.text()) ? JsonQuote(field.text())
+                                                                   : field.text());
     separator = " ";
   }
   return line;

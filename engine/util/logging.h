@@ -11,8 +11,10 @@ namespace textgen {
 
 enum class LogSeverity { kInfo, kWarning, kError };
 
-// kText writes `TIME SEVERITY message: key=value ...`; kJson writes one JSON
-// object per line with the keys "time", "severity", "message" and the fields.
+// kText writes `TIME SEVERITY message: key=value ...`, with string values
+// that hold spaces, control characters, quotes, backslashes or '=' quoted as
+// JSON strings. kJson writes one JSON object per line with the keys "time",
+// "severity", "message" and the fields.
 enum class LogFormat { kText, kJson };
 
 // A named value on a log line: a string, an integer or a number.
@@ -30,6 +32,7 @@ class LogField {
   const std::string& key() const { return key_; }
   // The value as text, unquoted.
   const std::string& text() const { return text_; }
+  bool is_string() const { return is_string_; }
   // The value as a JSON value: a quoted, escaped string, or a number.
   std::string Json() const;
 

@@ -136,7 +136,7 @@ class CheckDeployTest(unittest.TestCase):
         self.assert_error_mentions(KUBERNETES, "pdb.yaml")
 
     def test_compose_without_metrics_port(self):
-        self.edit("deploy/docker-compose.yml", '      - "9464:9464"\n', "")
+        self.edit("deploy/docker-compose.yml", '      - "127.0.0.1:9464:9464"\n', "")
         self.assert_error_mentions(COMPOSE, "does not publish port 9464")
 
     def test_compose_stop_grace_period_too_short(self):

@@ -237,6 +237,9 @@ TEST_F(GenerateTest, InvalidArgumentsNameTheField) {
       {"negative top_k", [](auto& r) { r.mutable_sampling()->set_top_k(-3); }, "sampling.top_k"},
       {"both prompts", [](auto& r) { r.add_prompt_token_ids(1); }, "prompt_token_ids"},
       {"neither prompt", [](auto& r) { r.clear_prompt(); }, "prompt_token_ids"},
+      // 256 KiB is the cap, checked before the text is tokenized.
+      {"prompt over 256 KiB", [](auto& r) { r.set_prompt(std::string(256 * 1024 + 1, 'a')); },
+       "prompt is 262145 bytes"},
       {"id above vocabulary",
        [](auto& r) {
          r.clear_prompt();

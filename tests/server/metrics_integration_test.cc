@@ -165,6 +165,39 @@ TEST(MetricsTest, UnknownPathIsNotFound) {
   EXPECT_EQ(HttpGet(server.metrics_port, "/").status, 404);
 }
 
+TEST(MetricsTest, AddressesOtherThanIpv4AndPortAreRejected) {
+  const ServerMetrics metrics(ServerInfo{});
+  // The HTTP server would bind 0.0.0.0 for 256.0.0.0 and has no IPv6.
+  for (const char* address : {"256.0.0.0:0", "127.0.0.1:70000", "[::1]:0", "localhost:0", "abc",
+                              "127.0.0.1", ":0", "127.0.0.1:0,127.0.0.1:0"}) {
+    SCOPED_TRACE(address);
+    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
+        MetricsEndpoint::Start(address, metrics);
+    ASSERT_FALSE(endpoint.ok());
+    EXPECT_EQ(endpoint.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(endpoint.status().message(), HasSubstr("--metrics-listen"));
+  }
+}
+
+TEST(MetricsTest, IdleConnectionsDoNotBlockScrapes) {
+  const ServerMetrics metrics(ServerInfo{});
+  absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
+      MetricsEndpoint::Start("127.0.0.1:0", metrics);
+  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+
+  // Five connections that never send a request, more than the endpoint's
+  // threads: each holds a thread until its read times out, and a scrape must
+  // still be answered within Prometheus's default scrape timeout of 10 s.
+  std::vector<int> idle;
+  for (int i = 0; i < 5; ++i) idle.push_back(testing::ConnectLoopback((*endpoint)->port()));
+  const testing::HttpResponse scrape =
+      HttpGet((*endpoint)->port(), "/metrics", /*timeout_seconds=*/10);
+  for (int fd : idle) close(fd);
+
+  EXPECT_EQ(scrape.status, 200);
+  EXPECT_THAT(scrape.body, HasSubstr("textgen_info"));
+}
+
 TEST(MetricsTest, BusyMetricsPortStopsTheServer) {
   ServerProcess first;
   Process second({testing::BinaryDir() + "/server/textgen-server", "--model", kModel,
