@@ -11,6 +11,21 @@
 
 namespace textgen::testing {
 
+// Opens a TCP connection to 127.0.0.1:`port` and returns its descriptor,
+// or -1; the caller closes it.
+inline int ConnectLoopback(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // The response to an HTTP request, with status 0 when the connection failed.
 struct HttpResponse {
   int status = 0;
@@ -22,18 +37,10 @@ struct HttpResponse {
 // A read that waits longer than `timeout_seconds` ends the response there.
 inline HttpResponse HttpGet(int port, const std::string& path, int timeout_seconds = 60) {
   HttpResponse response;
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = ConnectLoopback(port);
   if (fd < 0) return response;
   timeval timeout{timeout_seconds, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    close(fd);
-    return response;
-  }
 
   const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
   if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
@@ -52,21 +59,6 @@ inline HttpResponse HttpGet(int port, const std::string& path, int timeout_secon
   response.status = std::stoi(answer.substr(answer.find(' ') + 1, 3));
   response.body = answer.substr(body_start + 4);
   return response;
-}
-
-// Opens a TCP connection to 127.0.0.1:`port` and returns its descriptor,
-// or -1; the caller closes it.
-inline int ConnectLoopback(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 // Returns a TCP port on 127.0.0.1 that was free a moment ago, for a program
