@@ -89,15 +89,19 @@ void LogFinished(const std::string& request_id, const GenerationResult& result,
 
 GenerationService::GenerationService(LoadedModel& model, const ServiceOptions& options)
     : model_(model),
-      metrics_(InfoOf(model)),
+      own_metrics_(options.metrics == nullptr ? std::make_unique<ServerMetrics>() : nullptr),
+      metrics_(options.metrics == nullptr ? *own_metrics_ : *options.metrics),
       scheduler_(*model.model, *model.tokenizer, model.end_of_sequence_ids,
                  Observed(options.scheduler, metrics_)) {
+  metrics_.SetInfo(InfoOf(model));
   metrics_.WatchScheduler(&scheduler_);
   validation_.tokenizer = model.tokenizer.get();
   validation_.model = &model.model->description();
   validation_.add_bos = model.add_bos;
   validation_.default_max_new_tokens = options.default_max_new_tokens;
 }
+
+GenerationService::~GenerationService() { metrics_.WatchScheduler(nullptr); }
 
 grpc::Status GenerationService::Generate(grpc::ServerContext* context,
                                          const v1::GenerateRequest* request,

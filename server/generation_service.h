@@ -20,6 +20,9 @@ namespace textgen {
 struct ServiceOptions {
   int32_t default_max_new_tokens = 256;
   SchedulerOptions scheduler;
+  // Metrics the service records into, not owned, so that they can be served
+  // before the model is loaded; null makes the service keep its own.
+  ServerMetrics* metrics = nullptr;
 };
 
 // The TextGeneration service. Each Generate call submits its request to the
@@ -29,6 +32,8 @@ class GenerationService final : public v1::TextGeneration::Service {
  public:
   // `model` must outlive the service.
   GenerationService(LoadedModel& model, const ServiceOptions& options);
+  // Stops the metrics from reading the scheduler, which goes with the service.
+  ~GenerationService() override;
 
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
                         grpc::ServerWriter<v1::GenerateResponse>* writer) override;
@@ -67,7 +72,8 @@ class GenerationService final : public v1::TextGeneration::Service {
 
   LoadedModel& model_;
   ValidationContext validation_;
-  ServerMetrics metrics_;  // before the scheduler, whose observers use it
+  std::unique_ptr<ServerMetrics> own_metrics_;  // when options.metrics is null
+  ServerMetrics& metrics_;  // before the scheduler, whose observers use it
   Scheduler scheduler_;
   std::atomic<int64_t> cancelled_requests_{0};
 };

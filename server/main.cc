@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <google/protobuf/stubs/logging.h>
+#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -28,6 +29,7 @@
 #include "server/embedded_model.h"
 #include "server/generation_service.h"
 #include "server/metrics_endpoint.h"
+#include "server/serving_gate.h"
 
 ABSL_FLAG(std::string, model, "",
           "Model file: GGUF (llama or gpt2 architecture, F32/F16/BF16 tensors) or a llama2.c "
@@ -198,10 +200,40 @@ int Run() {
     files.weight_type = *weight_type;
   }
 
+  // Metrics and the gRPC port come up before the model loads, so a busy
+  // port is reported at once, and health checks report NOT_SERVING and
+  // scrapes see the process while a large model loads.
+  ServerMetrics metrics;
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint;
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
+        MetricsEndpoint::Start(absl::GetFlag(FLAGS_metrics_listen), metrics);
+    if (!endpoint.ok()) {
+      LogError(endpoint.status().message());
+      return 1;
+    }
+    metrics_endpoint = *std::move(endpoint);
+    LogInfo(absl::StrFormat("metrics on %s (port %d)", absl::GetFlag(FLAGS_metrics_listen),
+                            metrics_endpoint->port()));
+  }
+
+  ServingGate gate;
+  absl::StatusOr<RunningServer> running = StartGrpcServer(&gate, absl::GetFlag(FLAGS_listen));
+  if (!running.ok()) {
+    LogError(running.status().message());
+    return 1;
+  }
+  grpc::HealthCheckServiceInterface* health = running->server->GetHealthCheckService();
+  health->SetServingStatus(false);
+  LogInfo("gRPC port open, NOT_SERVING while the model loads",
+          {{"address", absl::GetFlag(FLAGS_listen)}, {"port", running->port}});
+
   absl::Time load_start = absl::Now();
   absl::StatusOr<LoadedModel> loaded = LoadModel(files);
   if (!loaded.ok()) {
     LogError(absl::StrCat("cannot load the model: ", loaded.status().message()));
+    // No call can be running, so there is nothing to wait for.
+    running->server->Shutdown(std::chrono::system_clock::now());
     return 1;
   }
   WarmUp(*loaded);
@@ -214,6 +246,7 @@ int Run() {
   options.scheduler.max_waiting = absl::GetFlag(FLAGS_max_waiting);
   options.scheduler.kv_cache_bytes = int64_t{absl::GetFlag(FLAGS_kv_cache_mib)} << 20;
   options.scheduler.prefill_chunk = absl::GetFlag(FLAGS_prefill_chunk);
+  options.metrics = &metrics;
   GenerationService service(*loaded, options);
   LogInfo("scheduler", {{"max_running", options.scheduler.max_running},
                         {"max_waiting", options.scheduler.max_waiting},
@@ -222,26 +255,8 @@ int Run() {
                         {"kv_block_positions", options.scheduler.kv_block_size},
                         {"kv_cache_mib", absl::GetFlag(FLAGS_kv_cache_mib)}});
 
-  // Metrics come up before gRPC, so the first scrape after the gRPC port
-  // opens finds them.
-  std::unique_ptr<MetricsEndpoint> metrics;
-  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
-    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
-        MetricsEndpoint::Start(absl::GetFlag(FLAGS_metrics_listen), service.metrics());
-    if (!endpoint.ok()) {
-      LogError(endpoint.status().message());
-      return 1;
-    }
-    metrics = *std::move(endpoint);
-    LogInfo(absl::StrFormat("metrics on %s (port %d)", absl::GetFlag(FLAGS_metrics_listen),
-                            metrics->port()));
-  }
-
-  absl::StatusOr<RunningServer> running = StartGrpcServer(&service, absl::GetFlag(FLAGS_listen));
-  if (!running.ok()) {
-    LogError(running.status().message());
-    return 1;
-  }
+  gate.Open(&service);
+  health->SetServingStatus(true);
   LogInfo(absl::StrFormat("listening on %s (port %d)", absl::GetFlag(FLAGS_listen),
                           running->port));
 

@@ -136,7 +136,7 @@ class ServerMetrics::ScrapeTimeValues : public prometheus::Collectable {
   const Scheduler* scheduler_ ABSL_GUARDED_BY(mutex_) = nullptr;
 };
 
-ServerMetrics::ServerMetrics(const ServerInfo& info)
+ServerMetrics::ServerMetrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       scrape_time_values_(std::make_shared<ScrapeTimeValues>()),
       time_to_first_token_(AddHistogram(
@@ -177,6 +177,9 @@ ServerMetrics::ServerMetrics(const ServerInfo& info)
                               FinishReason::kStopSequence, FinishReason::kCancelled}) {
     requests_.Add({{names::kFinishReasonLabel, FinishReasonLabel(reason)}});
   }
+}
+
+void ServerMetrics::SetInfo(const ServerInfo& info) {
   prometheus::BuildGauge()
       .Name(names::kInfo)
       .Help("Always 1; the labels name the server version, the model and its weight type.")

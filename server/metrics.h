@@ -33,7 +33,10 @@ struct ServerInfo {
 // scheduler and the process are read when Prometheus scrapes. Thread-safe.
 class ServerMetrics {
  public:
-  explicit ServerMetrics(const ServerInfo& info);
+  ServerMetrics();
+
+  // Exports the textgen_info gauge; called once, when the model is known.
+  void SetInfo(const ServerInfo& info);
 
   // Reads the running and waiting requests, KV-cache use and preemptions of
   // `scheduler` at each scrape. `scheduler` must outlive every scrape.

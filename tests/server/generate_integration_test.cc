@@ -2,11 +2,13 @@
 // server on an ephemeral port, and the textgen-server and textgen-client
 // executables as separate processes.
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include <utility>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -382,6 +385,48 @@ TEST_F(GenerateTest, ModelInfoDescribesStories260K) {
   // 512*64 embedding + 5 layers * (2*64 norms + 2*64*64 wq,wo + 2*64*32
   // wk,wv + 3*64*172 feed-forward) + 64 final norm.
   EXPECT_EQ(info.parameter_count(), 512u * 64 + 5u * (128 + 8192 + 4096 + 33024) + 64);
+}
+
+TEST(ExecutablesTest, HealthIsNotServingWhileTheModelLoads) {
+  // A FIFO as the model file holds the server in its model load: opening a
+  // FIFO for reading waits until a writer opens it.
+  char folder[] = "/tmp/textgen-loading-XXXXXX";
+  ASSERT_NE(mkdtemp(folder), nullptr);
+  const std::string fifo = std::string(folder) + "/model.gguf";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  Process server({testing::BinaryDir() + "/server/textgen-server", "--metrics-listen", "",
+                  "--model", fifo, "--listen", "127.0.0.1:0"});
+  const std::string port =
+      server.WaitForStderrLine(std::regex(R"(NOT_SERVING while the model loads.* port=(\d+))"));
+  ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials());
+
+  grpc::ClientContext health_context;
+  grpc::health::v1::HealthCheckResponse health;
+  const grpc::Status health_status = grpc::health::v1::Health::NewStub(channel)->Check(
+      &health_context, grpc::health::v1::HealthCheckRequest(), &health);
+  ASSERT_TRUE(health_status.ok()) << health_status.error_message();
+  EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+
+  auto stub = v1::TextGeneration::NewStub(channel);
+  v1::GenerateRequest request;
+  request.set_prompt("Once upon a time");
+  const StreamResult result = CallGenerate(*stub, request);
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("still loading"));
+
+  // Opening the FIFO for writing lets the load go on, and it fails because
+  // a FIFO is not a model file. Nothing is written: the server may close its
+  // end first, and a write would then raise SIGPIPE here. The channel closes
+  // first, so the server's shutdown has no connection to wait for.
+  stub.reset();
+  channel.reset();
+  const int writer = open(fifo.c_str(), O_WRONLY);
+  ASSERT_GE(writer, 0);
+  close(writer);
+  EXPECT_EQ(server.Wait(), 1);
+  std::filesystem::remove_all(folder);
 }
 
 TEST(ExecutablesTest, ClientStreamsReferenceStoryFromServer) {

@@ -166,7 +166,7 @@ TEST(MetricsTest, UnknownPathIsNotFound) {
 }
 
 TEST(MetricsTest, AddressesOtherThanIpv4AndPortAreRejected) {
-  const ServerMetrics metrics(ServerInfo{});
+  const ServerMetrics metrics;
   // The HTTP server would bind 0.0.0.0 for 256.0.0.0 and has no IPv6.
   for (const char* address : {"256.0.0.0:0", "127.0.0.1:70000", "[::1]:0", "localhost:0", "abc",
                               "127.0.0.1", ":0", "127.0.0.1:0,127.0.0.1:0"}) {
@@ -180,7 +180,7 @@ TEST(MetricsTest, AddressesOtherThanIpv4AndPortAreRejected) {
 }
 
 TEST(MetricsTest, IdleConnectionsDoNotBlockScrapes) {
-  const ServerMetrics metrics(ServerInfo{});
+  const ServerMetrics metrics;
   absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
       MetricsEndpoint::Start("127.0.0.1:0", metrics);
   ASSERT_TRUE(endpoint.ok()) << endpoint.status();
@@ -195,7 +195,7 @@ TEST(MetricsTest, IdleConnectionsDoNotBlockScrapes) {
   for (int fd : idle) close(fd);
 
   EXPECT_EQ(scrape.status, 200);
-  EXPECT_THAT(scrape.body, HasSubstr("textgen_info"));
+  EXPECT_THAT(scrape.body, HasSubstr("textgen_generated_tokens_total"));
 }
 
 TEST(MetricsTest, BusyMetricsPortStopsTheServer) {
