@@ -166,8 +166,8 @@ void Drain(RunningServer& running, GenerationService& service, absl::Duration dr
   }
   const int64_t unfinished = scheduler.running() + scheduler.waiting();
   if (unfinished > 0) {
-    LogWarning(absl::StrFormat("drain time is over: cancelling %d unfinished requests",
-                               unfinished));
+    LogWarning("drain time is over, cancelling the unfinished requests",
+               {{"unfinished", unfinished}});
     service.CancelAllRequests();
   }
   shutdown.join();
@@ -213,8 +213,8 @@ int Run() {
       return 1;
     }
     metrics_endpoint = *std::move(endpoint);
-    LogInfo(absl::StrFormat("metrics on %s (port %d)", absl::GetFlag(FLAGS_metrics_listen),
-                            metrics_endpoint->port()));
+    LogInfo("metrics endpoint open", {{"address", absl::GetFlag(FLAGS_metrics_listen)},
+                                      {"port", metrics_endpoint->port()}});
   }
 
   ServingGate gate;
@@ -257,16 +257,15 @@ int Run() {
 
   gate.Open(&service);
   health->SetServingStatus(true);
-  LogInfo(absl::StrFormat("listening on %s (port %d)", absl::GetFlag(FLAGS_listen),
-                          running->port));
+  LogInfo("serving", {{"address", absl::GetFlag(FLAGS_listen)}, {"port", running->port}});
 
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   int signal_number = WaitForShutdownSignal(signals);
-  LogInfo(absl::StrFormat("received %s, draining for up to %.1f s", strsignal(signal_number),
-                          absl::GetFlag(FLAGS_drain_timeout)));
+  LogInfo("draining", {{"signal", strsignal(signal_number)},
+                       {"drain_timeout_seconds", absl::GetFlag(FLAGS_drain_timeout)}});
   Drain(*running, service, absl::Seconds(absl::GetFlag(FLAGS_drain_timeout)));
   LogInfo("stopped");
   return 0;

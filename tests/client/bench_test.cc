@@ -591,7 +591,7 @@ std::unique_ptr<ChildProcess> StartServer(
 
 std::string WaitForPort(ChildProcess& server) {
   return server.WaitForStderrMatch(
-      std::regex(R"(listening on .* \(port (\d+)\))"),
+      std::regex(R"(serving: .*port=(\d+))"),
       std::chrono::seconds(30));
 }
 

@@ -110,9 +110,11 @@ struct ServerProcess {
                                           "--metrics-listen", "127.0.0.1:0"};
     arguments.insert(arguments.end(), extra_flags.begin(), extra_flags.end());
     process = std::make_unique<Process>(arguments);
-    // The metrics endpoint starts first, then gRPC.
-    const std::string metrics = process->WaitForStderrLine(std::regex(R"(metrics on .*port (\d+))"));
-    const std::string grpc = process->WaitForStderrLine(std::regex(R"(listening on .*port (\d+))"));
+    // The metrics endpoint starts first, then gRPC. The patterns match the
+    // text and the JSON log formats.
+    const std::string metrics =
+        process->WaitForStderrLine(std::regex(R"(metrics endpoint open.*port"?[=:](\d+))"));
+    const std::string grpc = process->WaitForStderrLine(std::regex(R"(serving.*port"?[=:](\d+))"));
     EXPECT_FALSE(metrics.empty() || grpc.empty()) << "textgen-server did not report its ports";
     metrics_port = metrics.empty() ? 0 : std::stoi(metrics);
     address = "127.0.0.1:" + grpc;
