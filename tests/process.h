@@ -16,6 +16,16 @@ extern char** environ;
 
 namespace textgen::testing {
 
+// The line textgen-server logs once it serves, in the text and the JSON log
+// formats. The first group is the gRPC port.
+inline std::regex ServingLine() { return std::regex(R"(serving.*port"?[=:](\d+))"); }
+
+// The line textgen-server logs when its metrics endpoint opens, in either
+// format. The first group is the endpoint's port.
+inline std::regex MetricsEndpointLine() {
+  return std::regex(R"(metrics endpoint open.*port"?[=:](\d+))");
+}
+
 // A child process with its stdout and stderr in pipes.
 class Process {
  public:

@@ -52,7 +52,7 @@ Sequence::SampleResult Sequence::Sample(absl::Span<const float> logits) {
 }
 
 std::optional<FinishReason> Sequence::CheckStopToken(int32_t token) {
-  if (generated_ < request_.min_new_tokens) return std::nullopt;
+  if (!StopsApply()) return std::nullopt;
   if (!request_.ignore_eos && IsEndOfSequence(token)) return FinishReason::kEndOfSequence;
   const std::vector<int32_t>& stop_ids = request_.stop_token_ids;
   if (std::find(stop_ids.begin(), stop_ids.end(), token) != stop_ids.end()) {
@@ -64,13 +64,11 @@ std::optional<FinishReason> Sequence::CheckStopToken(int32_t token) {
 
 std::string Sequence::ReleaseText(int32_t token) {
   // `token` is already counted in generated_.
-  const bool match_stops = generated_ >= request_.min_new_tokens;
-  return stop_matcher_.Add(detokenizer_.Add(token), match_stops);
+  return stop_matcher_.Add(detokenizer_.Add(token), StopsApply());
 }
 
 std::string Sequence::FlushText() {
-  const bool match_stops = generated_ >= request_.min_new_tokens;
-  std::string text = stop_matcher_.Add(detokenizer_.Flush(), match_stops);
+  std::string text = stop_matcher_.Add(detokenizer_.Flush(), StopsApply());
   return text + stop_matcher_.Flush();
 }
 

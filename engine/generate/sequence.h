@@ -96,6 +96,9 @@ class Sequence {
 
  private:
   bool IsEndOfSequence(int32_t token) const;
+  // True once min_new_tokens tokens are generated, from when EOS and the
+  // stops count.
+  bool StopsApply() const { return generated_ >= request_.min_new_tokens; }
   // Returns the finish reason when `token` ends the sequence before it is
   // appended: EOS or a stop token id, unless min_new_tokens is not reached.
   std::optional<FinishReason> CheckStopToken(int32_t token);

@@ -32,6 +32,7 @@
 #include "client/bench_svg.h"
 #include "client/bench_workload.h"
 #include "nlohmann/json.hpp"
+#include "tests/process.h"
 #include "tests/test_paths.h"
 
 extern char** environ;
@@ -591,7 +592,7 @@ std::unique_ptr<ChildProcess> StartServer(
 
 std::string WaitForPort(ChildProcess& server) {
   return server.WaitForStderrMatch(
-      std::regex(R"(serving: .*port=(\d+))"),
+      testing::ServingLine(),
       std::chrono::seconds(30));
 }
 

@@ -434,7 +434,7 @@ TEST(ExecutablesTest, ClientStreamsReferenceStoryFromServer) {
   Process server({bin + "/server/textgen-server", "--metrics-listen", "", "--model", kModel,
                   "--tokenizer", kTokenizer, "--listen", "127.0.0.1:0", "--threads", "1"});
   const std::string port =
-      server.WaitForStderrLine(std::regex(R"(serving: .*port=(\d+))"));
+      server.WaitForStderrLine(testing::ServingLine());
   ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
 
   Process client({bin + "/client/textgen-client", "--addr", "127.0.0.1:" + port, "--max-new-tokens",
@@ -455,7 +455,7 @@ TEST(ExecutablesTest, DefaultModelTellsStoryThatEndsByItself) {
   Process server(
       {bin + "/server/textgen-server", "--metrics-listen", "", "--listen", "127.0.0.1:0"});
   const std::string port =
-      server.WaitForStderrLine(std::regex(R"(serving: .*port=(\d+))"));
+      server.WaitForStderrLine(testing::ServingLine());
   ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
 
   Process client({bin + "/client/textgen-client", "--addr", "127.0.0.1:" + port, "--max-new-tokens",
@@ -484,7 +484,7 @@ TEST(ExecutablesTest, ClientHealthExitsZeroWhenServing) {
   Process server(
       {bin + "/server/textgen-server", "--metrics-listen", "", "--listen", "127.0.0.1:0"});
   const std::string port =
-      server.WaitForStderrLine(std::regex(R"(serving: .*port=(\d+))"));
+      server.WaitForStderrLine(testing::ServingLine());
   ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
 
   Process client({bin + "/client/textgen-client", "--addr", "127.0.0.1:" + port, "health"});
@@ -526,7 +526,7 @@ std::vector<std::string> LongStory(const std::string& port) {
 TEST(ExecutablesTest, DrainEndsLongStreamWithCancelledCompletion) {
   Process server(LongRunningServer("0.3"));
   const std::string port =
-      server.WaitForStderrLine(std::regex(R"(serving: .*port=(\d+))"));
+      server.WaitForStderrLine(testing::ServingLine());
   ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
 
   Process client(LongStory(port));
@@ -543,7 +543,7 @@ TEST(ExecutablesTest, DrainEndsLongStreamWithCancelledCompletion) {
 TEST(ExecutablesTest, DrainingServerRefusesNewCalls) {
   Process server(LongRunningServer("3"));
   const std::string port =
-      server.WaitForStderrLine(std::regex(R"(serving: .*port=(\d+))"));
+      server.WaitForStderrLine(testing::ServingLine());
   ASSERT_FALSE(port.empty()) << "textgen-server did not report its port";
 
   Process long_client(LongStory(port));

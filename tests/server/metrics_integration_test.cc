@@ -113,8 +113,8 @@ struct ServerProcess {
     // The metrics endpoint starts first, then gRPC. The patterns match the
     // text and the JSON log formats.
     const std::string metrics =
-        process->WaitForStderrLine(std::regex(R"(metrics endpoint open.*port"?[=:](\d+))"));
-    const std::string grpc = process->WaitForStderrLine(std::regex(R"(serving.*port"?[=:](\d+))"));
+        process->WaitForStderrLine(testing::MetricsEndpointLine());
+    const std::string grpc = process->WaitForStderrLine(testing::ServingLine());
     EXPECT_FALSE(metrics.empty() || grpc.empty()) << "textgen-server did not report its ports";
     metrics_port = metrics.empty() ? 0 : std::stoi(metrics);
     address = "127.0.0.1:" + grpc;

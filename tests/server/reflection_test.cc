@@ -60,7 +60,7 @@ class ServerProcess {
   ServerProcess()
       : process_({testing::BinaryDir() + "/server/textgen-server", "--listen", "127.0.0.1:0",
                   "--metrics-listen", ""}) {
-    port_ = process_.WaitForStderrLine(std::regex(R"(serving: .*port=(\d+))"));
+    port_ = process_.WaitForStderrLine(testing::ServingLine());
   }
 
   bool started() const { return !port_.empty(); }
