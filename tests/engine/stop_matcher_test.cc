@@ -218,7 +218,7 @@ TEST(StopMatcherTest, ChineseStopSpanningTokensAndCharacters) {
 
 TEST(StopMatcherTest, MultiByteCharacterSharingLeadByteIsReleased) {
   // "è" (C3 A8) shares its first byte with the stop "é" (C3 A9). The
-  // detokenizer releases only whole characters, so the matcher never sees
+  // detokenizer releases only whole characters, so the matcher never receives
   // the lone C3 that could look like a partial "é".
   StopMatcher matcher({"\xC3\xA9"}, false);
   const Released released = FeedTokens(matcher, {"\xC3", "\xA8", "x"});

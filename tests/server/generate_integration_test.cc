@@ -388,8 +388,8 @@ TEST_F(GenerateTest, ModelInfoDescribesStories260K) {
 }
 
 TEST(ExecutablesTest, HealthIsNotServingWhileTheModelLoads) {
-  // A FIFO as the model file holds the server in its model load: opening a
-  // FIFO for reading waits until a writer opens it.
+  // A FIFO as the model file keeps the server in its model load, because
+  // opening a FIFO for reading waits until a writer opens it.
   char folder[] = "/tmp/textgen-loading-XXXXXX";
   ASSERT_NE(mkdtemp(folder), nullptr);
   const std::string fifo = std::string(folder) + "/model.gguf";

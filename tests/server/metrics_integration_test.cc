@@ -188,7 +188,7 @@ TEST(MetricsTest, IdleConnectionsDoNotBlockScrapes) {
   ASSERT_TRUE(endpoint.ok()) << endpoint.status();
 
   // Five connections that never send a request, more than the endpoint's
-  // threads: each holds a thread until its read times out, and a scrape must
+  // threads: each occupies a thread until its read times out, and a scrape must
   // still be answered within Prometheus's default scrape timeout of 10 s.
   std::vector<int> idle;
   for (int i = 0; i < 5; ++i) idle.push_back(testing::ConnectLoopback((*endpoint)->port()));
